@@ -1,0 +1,160 @@
+"""Command line: ``screening scan``, ``screening taxonomy`` (and later train/evaluate/serve)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO
+
+from . import __version__
+from .errors import ScreeningError
+from .ingest import DEFAULT_MAX_BYTES, FORMATS as INPUT_FORMATS
+from .ingest import TableOptions, read_inputs
+from .report import FORMATS as OUTPUT_FORMATS
+from .report import make_writer
+from .taxonomy import PROFILES
+
+log = logging.getLogger("screening")
+EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_DOC_ERRORS = 0, 1, 2, 3
+_VERDICT_RANK = {"low": 0, "review": 1, "high": 2}
+
+
+def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", choices=PROFILES, default="supplier", help="indicator taxonomy to apply")
+    p.add_argument("--taxonomy", metavar="FILE", help="your own taxonomy file: extends the shipped one")
+    p.add_argument("--replace-taxonomy", action="store_true", help="use --taxonomy instead of the shipped one")
+    p.add_argument("--pipeline", default="blank:en",
+                   help="an installed trained spaCy pipeline for sentence boundaries (default: blank:en)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="screening",
+        description="Flag indicators of forced labour (supplier documents) and deceptive recruitment (job ads). "
+        "Results show indicators present and the words that raised them; a person decides.",
+    )
+    parser.add_argument("--version", action="version", version=f"screening {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (never document text)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    scan = sub.add_parser("scan", help="screen files, folders, CSV/JSONL exports or stdin")
+    scan.add_argument("inputs", nargs="+", help="files, folders (recursive) or - for standard input")
+    _add_engine_args(scan)
+    scan.add_argument("--text-field", action="append", default=[], metavar="NAME",
+                      help="CSV/JSONL column holding text; repeat to join several (default: 'text')")
+    scan.add_argument("--id-field", metavar="NAME", help="CSV/JSONL column holding the id (default: 'id' or row number)")
+    scan.add_argument("--input-format", choices=INPUT_FORMATS, help="format of standard input (default: txt)")
+    scan.add_argument("--format", choices=OUTPUT_FORMATS, default="jsonl", help="output format (default: jsonl)")
+    scan.add_argument("-o", "--output", metavar="FILE", help="write results here instead of standard output")
+    scan.add_argument("--include-text", action="store_true", help="include the extracted text in each result")
+    scan.add_argument("--fail-on", choices=("review", "high"), help="exit 1 if any document reaches this verdict")
+    scan.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="largest file read (bytes)")
+    scan.add_argument("--follow-symlinks", action="store_true", help="read symbolic links inside folders")
+    scan.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on standard error")
+
+    tax = sub.add_parser("taxonomy", help="list indicators and sources, or validate a taxonomy file")
+    tax.add_argument("--profile", choices=PROFILES, default=None, help="list only this profile")
+    tax_sub = tax.add_subparsers(dest="taxonomy_command")
+    val = tax_sub.add_parser("validate", help="check a taxonomy file: schema, patterns and its own examples")
+    val.add_argument("file")
+    return parser
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    """Screen every input and write results; returns the exit code."""
+    from .models.loading import default_engine
+
+    engine = default_engine(args.profile, taxonomy=args.taxonomy, replace_taxonomy=args.replace_taxonomy,
+                            pipeline=args.pipeline)
+    opts = TableOptions(text_fields=args.text_field, id_field=args.id_field)
+    docs = read_inputs(args.inputs, opts, input_format=args.input_format, max_bytes=args.max_bytes,
+                       follow_symlinks=args.follow_symlinks)
+    names = {i.id: i.name for i in engine.taxonomy.indicators}
+    include_text = args.include_text
+    verdicts: Counter[str] = Counter()
+    errors = 0
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        out: IO[str] = (stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+                        if args.output else sys.stdout)
+        writer = make_writer(args.format, out, names, include_text=include_text)
+        for result in engine.screen_documents(docs, include_text=include_text):
+            writer.write(result)
+            if result.error:
+                errors += 1
+                if not args.quiet:
+                    print(f"screening: {result.id}: {result.error['code']}: {result.error['message']}", file=sys.stderr)
+            else:
+                verdicts[result.verdict or "low"] += 1
+        writer.close()
+    n = sum(verdicts.values()) + errors
+    if not args.quiet:
+        rate = n / max(time.perf_counter() - started, 1e-9)
+        by = ", ".join(f"{v} {k}" for k, v in sorted(verdicts.items(), key=lambda kv: _VERDICT_RANK[kv[0]]))
+        print(f"screening: {n} documents ({by or 'none screened'}), {errors} errors, {rate:.1f} docs/s",
+              file=sys.stderr)
+    if args.fail_on and any(_VERDICT_RANK[v] >= _VERDICT_RANK[args.fail_on] for v in verdicts):
+        return EXIT_FLAGGED
+    return EXIT_DOC_ERRORS if errors else EXIT_OK
+
+
+def cmd_taxonomy(args: argparse.Namespace) -> int:
+    """List shipped taxonomies, or validate a user's file."""
+    from .taxonomy import load_taxonomy, load_taxonomy_file
+
+    if args.taxonomy_command == "validate":
+        from .engine import Engine
+        from .examples import check_examples
+
+        tax = load_taxonomy_file(args.file)
+        engine = Engine(tax.name, taxonomy=tax, replace_taxonomy=True)
+        failures = check_examples(engine)
+        n_ex = sum(len(i.positives) + len(i.negatives) for i in tax.indicators)
+        for f in failures:
+            print(f"{args.file}: example fails: {f}", file=sys.stderr)
+        status = "valid" if not failures else f"{len(failures)} of {n_ex} examples fail"
+        print(f"{args.file}: {tax.name} {tax.version}: {len(tax.indicators)} indicators, "
+              f"{sum(len(i.rules) for i in tax.indicators)} rules, {n_ex} examples: {status}")
+        return EXIT_OK if not failures else EXIT_USAGE
+    for profile in [args.profile] if args.profile else PROFILES:
+        tax = load_taxonomy(profile)
+        print(f"{profile} (version {tax.version}): {tax.title}")
+        for ind in tax.indicators:
+            print(f"  {ind.id}  {ind.name}  [weight {ind.weight:.2f}, {len(ind.rules)} rules]")
+            for s in ind.sources:
+                print(f"        source: {s.title} ({s.reference})")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``screening`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    commands = {"scan": cmd_scan, "taxonomy": cmd_taxonomy}
+    try:
+        return commands[args.command](args)
+    except ScreeningError as exc:
+        print(f"screening: error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("screening: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

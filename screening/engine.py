@@ -1,0 +1,171 @@
+"""The engine wires the stages: text -> detect (rules + assertion) -> score -> result.
+
+One Engine per profile holds the spaCy pipeline, the compiled matchers and the scorer; build it
+once and reuse it. The CLI, the service and batch runs are thin shells around it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from spacy.tokens import Doc
+
+from . import __version__
+from .assertion import AssertionClassifier
+from .detect import RuleDetector
+from .errors import ScreeningError
+from .ingest import Document
+from .nlp import BLANK, build_nlp
+from .results import EngineInfo, Evidence, ScreeningResult, error_result
+from .scoring import RuleScorer, Scorer
+from .taxonomy import PROFILES, Taxonomy, extend_taxonomy, load_taxonomy, load_taxonomy_file
+
+log = logging.getLogger(__name__)
+
+# spaCy works on bounded pieces; long documents are cut at line breaks (or spaces) into chunks.
+CHUNK_CHARS = 100_000
+
+
+def split_chunks(text: str, size: int = CHUNK_CHARS) -> list[tuple[int, str]]:
+    """Cut ``text`` into ``(offset, piece)`` chunks of at most ``size`` characters at natural breaks."""
+    if len(text) <= size:
+        return [(0, text)]
+    chunks = []
+    start = 0
+    n = len(text)
+    while start < n:
+        end = min(start + size, n)
+        if end < n:
+            window = text[start:end]
+            cut = -1
+            for sep in ("\n\n", "\n", ". ", " "):
+                cut = window.rfind(sep, size // 2)
+                if cut != -1:
+                    cut += len(sep)
+                    break
+            if cut > 0:
+                end = start + cut
+        chunks.append((start, text[start:end]))
+        start = end
+    return chunks
+
+
+class Engine:
+    """Screen texts for one profile's indicators and score them."""
+
+    def __init__(
+        self,
+        profile: str = "supplier",
+        *,
+        taxonomy: str | Path | Taxonomy | None = None,
+        replace_taxonomy: bool = False,
+        scorer: Scorer | None = None,
+        pipeline: str = BLANK,
+    ) -> None:
+        if profile not in PROFILES and taxonomy is None:
+            from .errors import ProfileError
+
+            raise ProfileError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        self.profile = profile
+        self.taxonomy = self._taxonomy(profile, taxonomy, replace_taxonomy)
+        self.nlp = build_nlp(pipeline)
+        self.detector = RuleDetector(self.nlp, self.taxonomy)
+        self.assertion = AssertionClassifier(self.nlp, self.taxonomy)
+        self.scorer: Scorer = scorer if scorer is not None else RuleScorer(self.taxonomy)
+        self.info = EngineInfo(__version__, self.taxonomy.version, self.scorer.name)
+
+    @staticmethod
+    def _taxonomy(profile: str, taxonomy: str | Path | Taxonomy | None, replace: bool) -> Taxonomy:
+        if taxonomy is None:
+            return load_taxonomy(profile)
+        user = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy_file(taxonomy)
+        if replace or profile not in PROFILES:
+            return user
+        return extend_taxonomy(load_taxonomy(profile), user)
+
+    def set_scorer(self, scorer: Scorer) -> None:
+        """Replace the scoring stage (a trained model) without touching detection."""
+        self.scorer = scorer
+        self.info = EngineInfo(__version__, self.taxonomy.version, scorer.name)
+
+    def _doc_evidence(self, doc: Doc, offset: int) -> list[Evidence]:
+        hits = self.detector.find(doc)
+        statuses = self.assertion.classify(doc, hits)
+        out = []
+        for hit, (status, cue) in zip(hits, statuses, strict=True):
+            span = doc[hit.start : hit.end]
+            out.append(
+                Evidence(
+                    indicator=hit.indicator,
+                    rule=hit.rule,
+                    start=offset + span.start_char,
+                    end=offset + span.end_char,
+                    text=span.text,
+                    assertion=status,
+                    source="rule",
+                    weight=hit.weight,
+                    cue=None if cue is None else doc[cue[0] : cue[1]].text,
+                )
+            )
+        return out
+
+    def detect(self, text: str) -> tuple[Evidence, ...]:
+        """Rule evidence with assertion status for ``text``, in document order."""
+        evidence: list[Evidence] = []
+        chunks = split_chunks(text)
+        for (offset, _), doc in zip(chunks, self.nlp.pipe(c for _, c in chunks), strict=True):
+            evidence.extend(self._doc_evidence(doc, offset))
+        return tuple(evidence)
+
+    def screen(self, text: str, id: str = "document", *, include_text: bool = False) -> ScreeningResult:
+        """Screen one text and return its result (raises :class:`ScreeningError` on bad input)."""
+        if not isinstance(text, str):
+            raise ScreeningError(f"text must be a string, got {type(text).__name__}", code="invalid_text")
+        evidence = self.detect(text)
+        scored = self.scorer.score(text, evidence)
+        all_evidence = tuple(sorted(evidence + scored.evidence, key=lambda e: (e.start, e.end, e.indicator)))
+        return ScreeningResult(
+            id=id,
+            profile=self.profile,
+            score=scored.score,
+            verdict=scored.verdict,
+            indicators=scored.indicators,
+            evidence=all_evidence,
+            engine=self.info,
+            text=text if include_text else None,
+        )
+
+    def screen_document(self, doc: Document, *, include_text: bool = False) -> ScreeningResult:
+        """Screen an ingested document; a failed read or screen becomes an error record."""
+        if doc.error is not None:
+            return error_result(doc.id, self.profile, self.info, doc.error.code, doc.error.message)
+        try:
+            return self.screen(doc.text, doc.id, include_text=include_text)
+        except ScreeningError as exc:
+            return error_result(doc.id, self.profile, self.info, exc.code, exc.message)
+        except (ValueError, MemoryError, RecursionError) as exc:
+            log.warning("document %s failed: %s", doc.id, exc.__class__.__name__)
+            return error_result(doc.id, self.profile, self.info, "internal", exc.__class__.__name__)
+
+    def screen_documents(self, docs: Iterable[Document], *, include_text: bool = False) -> Iterator[ScreeningResult]:
+        """Screen documents lazily, in input order."""
+        for doc in docs:
+            yield self.screen_document(doc, include_text=include_text)
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def get_engine(profile: str) -> Engine:
+    """The shared default engine of a profile, built on first use."""
+    engine = _ENGINES.get(profile)
+    if engine is None:
+        engine = _ENGINES[profile] = Engine(profile)
+    return engine
+
+
+def screen(text: str, profile: str = "supplier", *, id: str = "document", include_text: bool = False) -> ScreeningResult:
+    """Screen one text with the shared engine of ``profile`` (built once, reused across calls)."""
+    return get_engine(profile).screen(text, id, include_text=include_text)

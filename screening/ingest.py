@@ -1,0 +1,351 @@
+"""Ingest: files, folders, CSV/JSONL rows and stdin become plain-text documents with an id.
+
+Every reader yields :class:`Document` records lazily. A source that cannot be read yields a
+Document whose ``error`` is set, so a batch always goes on and reports the failure in its place.
+Evidence offsets refer to ``Document.text``, the extracted plain text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .errors import (
+    DocumentTooLargeError,
+    EmptyDocumentError,
+    IngestError,
+    ScreeningError,
+    UnsupportedFormatError,
+)
+
+TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+TABLE_SUFFIXES = {".csv", ".jsonl", ".ndjson"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | TABLE_SUFFIXES | {".pdf", ".docx"}
+FORMATS = ("txt", "html", "pdf", "docx", "csv", "jsonl")
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+# EMSCAD-style exports: the columns joined into one ad when no --text-field is given.
+AD_COLUMNS = ("title", "company_profile", "description", "requirements", "benefits")
+_BLOCK_TAGS = (
+    "p", "div", "br", "li", "ul", "ol", "tr", "td", "th", "table", "h1", "h2", "h3", "h4", "h5", "h6",
+    "section", "article", "blockquote", "pre", "dd", "dt", "hr", "main", "aside", "figcaption",
+)
+_DROP_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "svg", "iframe", "head")
+
+
+@dataclass
+class Document:
+    """One document to screen: its id, its plain text, where it came from, or why it failed."""
+
+    id: str
+    text: str = ""
+    source: str = ""
+    error: ScreeningError | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode bytes to text: UTF-8 (with or without BOM) first, then a detected encoding.
+
+    Raises :class:`IngestError` for binary data (NUL bytes) or bytes no encoding explains.
+    """
+    if b"\x00" in data[:8192]:
+        raise IngestError("binary content (NUL bytes); not a text document", code="binary")
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None or best.encoding is None:
+        raise IngestError("text is not valid UTF-8 and no other encoding fits", code="undecodable")
+    return str(best), str(best.encoding)
+
+
+def normalise_text(text: str) -> str:
+    """Unify line endings and drop NUL characters; keeps everything else, so offsets stay honest."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML page, without scripts, styles and navigation, one block per line."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(markup, "html.parser")
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def pdf_to_text(data: bytes) -> str:
+    """Text of every page of a PDF, pages separated by a blank line."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise IngestError("PDF is encrypted", code="unreadable_pdf")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except IngestError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as exc:
+        raise IngestError(f"PDF cannot be read: {exc.__class__.__name__}: {exc}", code="unreadable_pdf") from None
+    return "\n\n".join(p.strip() for p in pages if p.strip())
+
+
+def docx_to_text(data: bytes) -> str:
+    """Text of a DOCX: paragraphs, then table cells row by row."""
+    import zipfile
+
+    try:
+        from docx import Document as Docx
+
+        d = Docx(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise IngestError(f"DOCX cannot be read: {exc.__class__.__name__}: {exc}", code="unreadable_docx") from None
+    except Exception as exc:  # python-docx raises its own PackageNotFoundError and lxml errors
+        raise IngestError(f"DOCX cannot be read: {exc.__class__.__name__}: {exc}", code="unreadable_docx") from None
+    parts = [p.text for p in d.paragraphs]
+    for table in d.tables:
+        for row in table.rows:
+            parts.append(" | ".join(cell.text.strip() for cell in row.cells))
+    return "\n".join(p for p in parts if p.strip())
+
+
+def format_of(name: str) -> str:
+    """The ingest format of a file name, from its suffix."""
+    suffix = Path(name).suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        return "txt"
+    if suffix in HTML_SUFFIXES:
+        return "html"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix in (".csv", ".pdf", ".docx"):
+        return suffix[1:]
+    raise UnsupportedFormatError(
+        f"unsupported file type {suffix or '(none)'!r}; readable: {', '.join(sorted(SUFFIXES))}"
+    )
+
+
+def bytes_to_text(data: bytes, fmt: str) -> str:
+    """Extract plain text from one whole document's bytes (txt, html, pdf or docx)."""
+    if fmt == "pdf":
+        text = pdf_to_text(data)
+    elif fmt == "docx":
+        text = docx_to_text(data)
+    elif fmt == "html":
+        text = html_to_text(decode_text(data)[0])
+    elif fmt == "txt":
+        text = decode_text(data)[0]
+    else:
+        raise UnsupportedFormatError(f"format {fmt!r} holds many documents; read it as a table")
+    text = normalise_text(text)
+    if not text.strip():
+        raise EmptyDocumentError("document has no text")
+    return text
+
+
+@dataclass
+class TableOptions:
+    """How to read CSV/JSONL rows: which fields hold the text and the id."""
+
+    text_fields: Sequence[str] = ()
+    id_field: str | None = None
+
+
+def _row_text(row: dict[str, Any], fields: Sequence[str], where: str) -> str:
+    missing = [f for f in fields if f not in row]
+    if missing:
+        raise IngestError(f"{where}: no field {missing[0]!r} (fields: {', '.join(map(str, row))})", code="no_text_field")
+    parts = [str(row[f]).strip() for f in fields if row[f] is not None and str(row[f]).strip()]
+    if not parts:
+        raise EmptyDocumentError(f"{where}: text fields are empty")
+    return normalise_text("\n\n".join(parts))
+
+
+def _text_fields_for(columns: Sequence[str], opts: TableOptions, source: str) -> list[str]:
+    if opts.text_fields:
+        return list(opts.text_fields)
+    if "text" in columns:
+        return ["text"]
+    if {"description", "title"} <= set(columns):
+        return [c for c in AD_COLUMNS if c in columns]
+    raise IngestError(
+        f"{source}: no 'text' column; name the text column(s) with --text-field (columns: {', '.join(columns)})",
+        code="no_text_field",
+    )
+
+
+def _rows_to_documents(
+    rows: Iterator[tuple[int, dict[str, Any] | None, ScreeningError | None]],
+    source: str,
+    stem: str,
+    opts: TableOptions,
+) -> Iterator[Document]:
+    fields: list[str] | None = None
+    for n, row, err in rows:
+        fallback_id = f"{stem}:{n}"
+        if err is not None or row is None:
+            yield Document(fallback_id, source=source, error=err)
+            continue
+        if fields is None:
+            fields = _text_fields_for(list(row), opts, source)
+        id_field = opts.id_field or ("id" if "id" in row else None)
+        doc_id = str(row.get(id_field)) if id_field and row.get(id_field) not in (None, "") else fallback_id
+        try:
+            yield Document(doc_id, _row_text(row, fields, f"{source} row {n}"), source=source)
+        except ScreeningError as exc:
+            yield Document(doc_id, source=source, error=exc)
+
+
+def read_csv(stream: io.TextIOBase | Any, source: str, opts: TableOptions) -> Iterator[Document]:
+    """One document per CSV row, read lazily."""
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    reader = csv.DictReader(stream)
+
+    def rows() -> Iterator[tuple[int, dict[str, Any] | None, ScreeningError | None]]:
+        n = 0
+        while True:
+            n += 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield n, None, IngestError(f"{source} row {n}: malformed CSV: {exc}", code="malformed_row")
+                continue
+            yield n, dict(row), None
+
+    yield from _rows_to_documents(rows(), source, Path(source).stem or "stdin", opts)
+
+
+def read_jsonl(stream: io.TextIOBase | Any, source: str, opts: TableOptions) -> Iterator[Document]:
+    """One document per JSON line, read lazily; blank lines are skipped."""
+
+    def rows() -> Iterator[tuple[int, dict[str, Any] | None, ScreeningError | None]]:
+        for n, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield n, None, IngestError(f"{source} line {n}: invalid JSON: {exc.msg}", code="malformed_row")
+                continue
+            if not isinstance(obj, dict):
+                yield n, None, IngestError(f"{source} line {n}: expected a JSON object", code="malformed_row")
+                continue
+            yield n, obj, None
+
+    yield from _rows_to_documents(rows(), source, Path(source).stem or "stdin", opts)
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    head = path.open("rb").read(65536)
+    encoding = "utf-8-sig"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a multi-byte character cut at the end of the sample
+            encoding = decode_text(head)[1]
+    return open(path, encoding=encoding, errors="replace", newline="")
+
+
+def read_path(
+    path: Path, opts: TableOptions, *, max_bytes: int = DEFAULT_MAX_BYTES, follow_symlinks: bool = False,
+    root: Path | None = None,
+) -> Iterator[Document]:
+    """Documents from one file or, recursively and in sorted order, from a folder."""
+    if path.is_dir():
+        base = root or path
+        for child in sorted(path.rglob("*")):
+            if child.is_symlink() and not follow_symlinks:
+                yield Document(str(child), source=str(child), error=IngestError(
+                    "symbolic link not followed (use --follow-symlinks to read it)", code="symlink"))
+                continue
+            if child.is_file() and child.suffix.lower() in SUFFIXES:
+                yield from read_path(child, opts, max_bytes=max_bytes, follow_symlinks=follow_symlinks, root=base)
+        return
+    doc_id = str(path.relative_to(root)) if root else str(path)
+    try:
+        fmt = format_of(path.name)
+        size = path.stat().st_size
+    except FileNotFoundError:
+        yield Document(doc_id, source=str(path), error=IngestError("no such file", code="not_found"))
+        return
+    except ScreeningError as exc:
+        yield Document(doc_id, source=str(path), error=exc)
+        return
+    except OSError as exc:
+        yield Document(doc_id, source=str(path), error=IngestError(f"cannot read: {exc.strerror}", code="unreadable"))
+        return
+    if fmt in ("csv", "jsonl"):
+        try:
+            with _open_text(path) as stream:
+                reader = read_csv if fmt == "csv" else read_jsonl
+                yield from reader(stream, str(path), opts)
+        except ScreeningError as exc:
+            yield Document(doc_id, source=str(path), error=exc)
+        except OSError as exc:
+            yield Document(doc_id, source=str(path), error=IngestError(f"cannot read: {exc}", code="unreadable"))
+        return
+    if size > max_bytes:
+        yield Document(doc_id, source=str(path), error=DocumentTooLargeError(
+            f"file is {size} bytes; the limit is {max_bytes} (setting max_bytes)"))
+        return
+    try:
+        data = path.read_bytes()
+        yield Document(doc_id, bytes_to_text(data, fmt), source=str(path), meta={"format": fmt})
+    except ScreeningError as exc:
+        yield Document(doc_id, source=str(path), error=exc)
+    except OSError as exc:
+        yield Document(doc_id, source=str(path), error=IngestError(f"cannot read: {exc.strerror}", code="unreadable"))
+
+
+def read_stream(stream: BinaryIO, fmt: str, opts: TableOptions, name: str = "stdin",
+                max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Document]:
+    """Documents from a binary stream such as stdin, in the given format."""
+    if fmt in ("csv", "jsonl"):
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+        reader = read_csv if fmt == "csv" else read_jsonl
+        try:
+            yield from reader(text, name, opts)
+        except ScreeningError as exc:
+            yield Document(name, source=name, error=exc)
+        return
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        yield Document(name, source=name, error=DocumentTooLargeError(f"input exceeds {max_bytes} bytes"))
+        return
+    try:
+        yield Document(name, bytes_to_text(data, fmt), source=name, meta={"format": fmt})
+    except ScreeningError as exc:
+        yield Document(name, source=name, error=exc)
+
+
+def read_inputs(inputs: Sequence[str], opts: TableOptions, *, input_format: str | None = None,
+                max_bytes: int = DEFAULT_MAX_BYTES, follow_symlinks: bool = False) -> Iterator[Document]:
+    """Documents from every input in order: paths, folders, or ``-`` for standard input."""
+    for item in inputs:
+        if item == "-":
+            yield from read_stream(sys.stdin.buffer, input_format or "txt", opts, max_bytes=max_bytes)
+            continue
+        path = Path(item)
+        if not path.exists() and not path.is_symlink():
+            yield Document(item, source=item, error=IngestError(f"{item}: no such file or folder", code="not_found"))
+            continue
+        yield from read_path(path, opts, max_bytes=max_bytes, follow_symlinks=follow_symlinks)

@@ -1,0 +1,1 @@
+"""Trained document models: features, training, artefacts and loading."""

@@ -1,0 +1,86 @@
+"""Document scoring stage. The rule scorer is the transparent default; a trained model replaces it.
+
+A scorer receives the plain text and the evidence found so far and returns the document score, the
+verdict, the indicator scores and any evidence of its own. The engine knows only this interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from .results import Evidence, IndicatorScore
+from .taxonomy import Taxonomy
+
+# How much one indicator at full severity moves the document score: 1 - prod(1 - K * s_i).
+INDICATOR_PULL = 0.7
+# A finding reported as remediated shows the indicator occurred, but weighs far less than an open one.
+REMEDIATED_FACTOR = 0.2
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What a scorer returns for one document."""
+
+    score: float
+    verdict: str
+    indicators: tuple[IndicatorScore, ...]
+    evidence: tuple[Evidence, ...] = ()
+
+
+class Scorer(Protocol):
+    """The pluggable scoring stage."""
+
+    name: str | None
+
+    def score(self, text: str, evidence: tuple[Evidence, ...]) -> Scored:
+        """Score one document from its text and rule evidence."""
+        ...
+
+
+def verdict_for(score: float, review: float, high: float) -> str:
+    """Map a score to ``low``/``review``/``high`` with the given thresholds."""
+    if score >= high:
+        return "high"
+    if score >= review:
+        return "review"
+    return "low"
+
+
+def indicator_strengths(evidence: tuple[Evidence, ...]) -> dict[str, tuple[float, int]]:
+    """Per indicator: strongest evidence weight (remediated discounted) and count of asserted pieces."""
+    out: dict[str, tuple[float, int]] = {}
+    for e in evidence:
+        if e.assertion == "asserted":
+            w = e.weight
+        elif e.assertion == "remediated":
+            w = e.weight * REMEDIATED_FACTOR
+        else:
+            continue
+        best, n = out.get(e.indicator, (0.0, 0))
+        out[e.indicator] = (max(best, w), n + (e.assertion == "asserted"))
+    return out
+
+
+class RuleScorer:
+    """Combine asserted indicators by severity: transparent, no training needed."""
+
+    name: str | None = None
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+
+    def score(self, text: str, evidence: tuple[Evidence, ...]) -> Scored:
+        """Score = 1 - prod(1 - K * weight_indicator * strength_indicator) over found indicators."""
+        keep = 1.0
+        indicators = []
+        for iid, (strength, count) in indicator_strengths(evidence).items():
+            ind = self.taxonomy.by_id[iid]
+            s = ind.weight * strength
+            keep *= 1.0 - INDICATOR_PULL * s
+            if count:
+                indicators.append(IndicatorScore(iid, ind.name, s, count))
+        score = 1.0 - keep
+        t = self.taxonomy
+        indicators.sort(key=lambda i: (-i.score, i.id))
+        return Scored(score, verdict_for(score, t.review_threshold, t.high_threshold), tuple(indicators))
