@@ -9,6 +9,7 @@ sentence. Where cues of several kinds apply, the strongest frame wins.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from spacy.language import Language
@@ -57,17 +58,54 @@ class AssertionClassifier:
         cues = sorted((c for c in chosen if c.kinds - {"terminator"}), key=lambda c: c.start)
         return cues, terminators
 
-    def classify(self, doc: Doc, hits: list[Hit]) -> list[tuple[str, tuple[int, int] | None]]:
+    def cues(self, doc: Doc) -> tuple[list[_Cue], list[int]]:
+        """Cue and terminator positions of a Doc; compute once, pass to the methods below."""
+        return self._cues(doc)
+
+    def sentence_frames(self, doc: Doc, cues: tuple[list[_Cue], list[int]] | None = None
+                        ) -> list[tuple[int, int, str]]:
+        """``(start, end, status)`` of every sentence, for evidence without a rule span (model evidence).
+
+        Policy, hypothetical and remediation cues anywhere in a sentence set its frame. Single-word
+        negators ("no", "not") are left out: at sentence level they are too often part of the finding
+        itself ("workers had no rest day"); multi-word negation cues ("no evidence of") still count.
+        """
+        cue_list, _ = cues if cues is not None else self._cues(doc)
+        out = []
+        k = 0
+        for sent in doc.sents:
+            while k < len(cue_list) and cue_list[k].start < sent.start:
+                k += 1
+            found: set[str] = set()
+            j = k
+            while j < len(cue_list) and cue_list[j].start < sent.end:
+                cue = cue_list[j]
+                for kind in PRECEDENCE:
+                    if any(c.startswith(kind + ":") for c in cue.kinds):
+                        if kind != "negated" or cue.end - cue.start >= 2:
+                            found.add(kind)
+                j += 1
+            status = next((kind for kind in PRECEDENCE if kind in found), "asserted")
+            out.append((sent.start, sent.end, status))
+        return out
+
+    def classify(self, doc: Doc, hits: list[Hit], cues: tuple[list[_Cue], list[int]] | None = None
+                 ) -> list[tuple[str, tuple[int, int] | None]]:
         """Return ``(status, cue token span or None)`` for each hit, in order."""
         if not hits:
             return []
-        cues, terminators = self._cues(doc)
+        cue_list, terminators = cues if cues is not None else self._cues(doc)
+        bounds = {}
+        for s in doc.sents:
+            bounds[s.start] = s.end
+        starts = sorted(bounds)
         out: list[tuple[str, tuple[int, int] | None]] = []
         for hit in hits:
-            sent = doc[hit.start].sent
+            s_start = starts[bisect_right(starts, hit.start) - 1]
+            sent = range(s_start, bounds[s_start])
             found: dict[str, tuple[int, _Cue]] = {}
-            for cue in cues:
-                if cue.end <= sent.start or cue.start >= sent.end:
+            for cue in cue_list:
+                if cue.end <= sent.start or cue.start >= sent.stop:
                     continue
                 if cue.end <= hit.start:
                     side, gap = "before", hit.start - cue.end

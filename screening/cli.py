@@ -14,8 +14,8 @@ from typing import IO
 
 from . import __version__
 from .errors import ScreeningError
-from .ingest import DEFAULT_MAX_BYTES, FORMATS as INPUT_FORMATS
-from .ingest import TableOptions, read_inputs
+from .ingest import DEFAULT_MAX_BYTES, TableOptions, read_inputs
+from .ingest import FORMATS as INPUT_FORMATS
 from .report import FORMATS as OUTPUT_FORMATS
 from .report import make_writer
 from .taxonomy import PROFILES
@@ -58,6 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="largest file read (bytes)")
     scan.add_argument("--follow-symlinks", action="store_true", help="read symbolic links inside folders")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on standard error")
+
+    train = sub.add_parser("train", help="train the profile's document and indicator models")
+    train.add_argument("--profile", choices=PROFILES, required=True)
+    train.add_argument("--data", action="append", required=True, metavar="PATH[@SPLIT]",
+                       help="corpus folder (its train split), EMSCAD CSV, or CSV/JSONL with text and label; repeat")
+    train.add_argument("--eval", action="append", default=[], metavar="PATH[@SPLIT]",
+                       help="extra held-out data to measure and record in the manifest (never fitted)")
+    train.add_argument("--out", required=True, help="folder for model.joblib, manifest.json, MODEL_CARD.md")
+    train.add_argument("--taxonomy", metavar="FILE", help="your own taxonomy file: extends the shipped one")
+    train.add_argument("--seed", type=int, default=0)
+
+    ev = sub.add_parser("evaluate", help="measure a model on labelled data (JSON + Markdown report)")
+    ev.add_argument("--profile", choices=PROFILES, required=True)
+    ev.add_argument("--data", action="append", required=True, metavar="PATH[@SPLIT]",
+                    help="labelled data; corpus folders default to their test split")
+    ev.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model of the profile)")
+    ev.add_argument("--rules-only", action="store_true", help="evaluate the rule scorer without a model")
+    ev.add_argument("--report", default="out/evaluation", help="report path prefix (.json and .md are written)")
 
     tax = sub.add_parser("taxonomy", help="list indicators and sources, or validate a taxonomy file")
     tax.add_argument("--profile", choices=PROFILES, default=None, help="list only this profile")
@@ -110,6 +128,41 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_DOC_ERRORS if errors else EXIT_OK
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train and save models; prints where they went and the held-out figures."""
+    from .engine import Engine
+    from .models.train import train
+
+    engine = Engine(args.profile, taxonomy=args.taxonomy)
+    manifest = train(args.profile, args.data, Path(args.out), engine=engine, eval_specs=args.eval, seed=args.seed,
+                     progress=lambda m: print(f"screening: {m}", file=sys.stderr))
+    for name, rep in manifest["metrics"]["held_out"].items():
+        b = rep["binary"]
+        macro = rep.get("indicators", {}).get("macro_f1")
+        print(f"{name}: n {b['n']} F1 {b['f1']} ROC-AUC {b.get('roc_auc')} ECE {b['ece']}"
+              + (f" indicator macro-F1 {macro}" if macro is not None else ""))
+    print(f"model written to {args.out}")
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a model (or the rules) on labelled data and write the report."""
+    from .models.data import load_specs
+    from .models.loading import default_engine
+    from .models.train import evaluate_engine, write_report
+
+    engine = default_engine(args.profile, model=args.model, use_model=not args.rules_only)
+    docs = load_specs(args.data, "test")
+    report = evaluate_engine(engine, docs)
+    report["model"] = engine.info.model
+    report["data"] = list(args.data)
+    js, md = write_report(report, Path(args.report), f"Evaluation of {engine.info.model or 'rules'} on "
+                          + ", ".join(args.data))
+    sys.stdout.write(md.read_text(encoding="utf-8"))
+    print(f"report written to {js} and {md}")
+    return EXIT_OK
+
+
 def cmd_taxonomy(args: argparse.Namespace) -> int:
     """List shipped taxonomies, or validate a user's file."""
     from .taxonomy import load_taxonomy, load_taxonomy_file
@@ -143,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
-    commands = {"scan": cmd_scan, "taxonomy": cmd_taxonomy}
+    commands = {"scan": cmd_scan, "taxonomy": cmd_taxonomy, "train": cmd_train, "evaluate": cmd_evaluate}
     try:
         return commands[args.command](args)
     except ScreeningError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from spacy.tokens import Doc
 
@@ -20,6 +21,7 @@ from .ingest import Document
 from .nlp import BLANK, build_nlp
 from .results import EngineInfo, Evidence, ScreeningResult, error_result
 from .scoring import RuleScorer, Scorer
+from .sentences import Sentence
 from .taxonomy import PROFILES, Taxonomy, extend_taxonomy, load_taxonomy, load_taxonomy_file
 
 log = logging.getLogger(__name__)
@@ -90,9 +92,21 @@ class Engine:
         self.scorer = scorer
         self.info = EngineInfo(__version__, self.taxonomy.version, scorer.name)
 
-    def _doc_evidence(self, doc: Doc, offset: int) -> list[Evidence]:
+    def _sentences(self, doc: Doc, offset: int, cues: Any) -> list[Sentence]:
+        out = []
+        for start, end, frame in self.assertion.sentence_frames(doc, cues):
+            sent = doc[start:end]
+            text = sent.text
+            if not text.strip() or not any(ch.isalnum() for ch in text):
+                continue
+            a = sent.start_char + (len(text) - len(text.lstrip()))
+            b = sent.end_char - (len(text) - len(text.rstrip()))
+            out.append(Sentence(offset + a, offset + b, frame))
+        return out
+
+    def _doc_evidence(self, doc: Doc, offset: int, cues: Any) -> list[Evidence]:
         hits = self.detector.find(doc)
-        statuses = self.assertion.classify(doc, hits)
+        statuses = self.assertion.classify(doc, hits, cues)
         out = []
         for hit, (status, cue) in zip(hits, statuses, strict=True):
             span = doc[hit.start : hit.end]
@@ -111,20 +125,29 @@ class Engine:
             )
         return out
 
-    def detect(self, text: str) -> tuple[Evidence, ...]:
-        """Rule evidence with assertion status for ``text``, in document order."""
+    def analyse(self, text: str, *, sentences: bool = False) -> tuple[tuple[Evidence, ...], list[Sentence]]:
+        """Rule evidence with assertion status (and, if asked, sentences with their frames)."""
         evidence: list[Evidence] = []
+        sents: list[Sentence] = []
         chunks = split_chunks(text)
         for (offset, _), doc in zip(chunks, self.nlp.pipe(c for _, c in chunks), strict=True):
-            evidence.extend(self._doc_evidence(doc, offset))
-        return tuple(evidence)
+            cues = self.assertion.cues(doc)
+            evidence.extend(self._doc_evidence(doc, offset, cues))
+            if sentences:
+                sents.extend(self._sentences(doc, offset, cues))
+        return tuple(evidence), sents
+
+    def detect(self, text: str) -> tuple[Evidence, ...]:
+        """Rule evidence with assertion status for ``text``, in document order."""
+        return self.analyse(text)[0]
 
     def screen(self, text: str, id: str = "document", *, include_text: bool = False) -> ScreeningResult:
         """Screen one text and return its result (raises :class:`ScreeningError` on bad input)."""
         if not isinstance(text, str):
             raise ScreeningError(f"text must be a string, got {type(text).__name__}", code="invalid_text")
-        evidence = self.detect(text)
-        scored = self.scorer.score(text, evidence)
+        needs_sentences = getattr(self.scorer, "needs_sentences", False)
+        evidence, sentences = self.analyse(text, sentences=needs_sentences)
+        scored = self.scorer.score(text, evidence, sentences) if needs_sentences else self.scorer.score(text, evidence)
         all_evidence = tuple(sorted(evidence + scored.evidence, key=lambda e: (e.start, e.end, e.indicator)))
         return ScreeningResult(
             id=id,
@@ -159,10 +182,12 @@ _ENGINES: dict[str, Engine] = {}
 
 
 def get_engine(profile: str) -> Engine:
-    """The shared default engine of a profile, built on first use."""
+    """The shared default engine of a profile (rules + shipped model), built on first use."""
     engine = _ENGINES.get(profile)
     if engine is None:
-        engine = _ENGINES[profile] = Engine(profile)
+        from .models.loading import default_engine
+
+        engine = _ENGINES[profile] = default_engine(profile)
     return engine
 
 

@@ -160,7 +160,7 @@ def _parse_rule(c: _Checker, raw: Any, where: str) -> Rule:
         raise c.fail(f"{where}.patterns", "expected a list of token patterns (lists of mappings)")
     for p in raw_patterns:
         for end in (p[0], p[-1]):
-            if end.get("OP") in ("*", "?") or (len(end) == 1 and "OP" in end):
+            if not set(end) - {"OP"}:
                 raise c.fail(f"{where}.patterns", f"a pattern must not start or end with a wildcard: {p}")
     if not (phrases or raw_patterns or regex):
         raise c.fail(where, "a rule needs at least one of phrases, patterns, regex")

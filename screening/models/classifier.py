@@ -1,0 +1,186 @@
+"""The document classifier: a linear text model plus rule features and a nearest-neighbour member.
+
+Follows scikit-learn's contract: ``__init__`` stores parameters, ``fit`` learns and returns ``self``,
+learned state ends in ``_``. Inputs are texts and, per text, the rule detector's indicator features.
+Members:
+- ``lr``: word 1-2 + char_wb 3-5 TF-IDF and rule features, logistic regression (the source of term
+  evidence);
+- ``knn``: cosine similarity to the nearest positive minus the nearest negative training document
+  (reposted scams are near-duplicates of known ones);
+- ``svm``: char 2-6 TF-IDF linear SVM.
+A logistic regression stacked on the members' out-of-fold decisions both weighs them and calibrates
+the result, so ``predict_proba`` means what it says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
+
+from .text import clean_text
+
+RULE_SCALE = 1.0
+
+
+def _word_vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(preprocessor=clean_text, ngram_range=(1, 2), sublinear_tf=True, min_df=2,
+                           token_pattern=r"(?u)\b\w[\w'’-]*\w\b|\b\w\b")
+
+
+def _char_wb_vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(preprocessor=clean_text, analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                           min_df=2)
+
+
+def _char_vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(preprocessor=clean_text, analyzer="char", ngram_range=(2, 6), sublinear_tf=True,
+                           min_df=2, max_features=400_000)
+
+
+class _Member:
+    """One linear model over its own features (text vectorisers + optional rule features)."""
+
+    def __init__(self, kind: str, c: float, seed: int) -> None:
+        self.kind = kind
+        self.c = c
+        self.seed = seed
+
+    def fit(self, texts: Sequence[str], rules: np.ndarray, y: np.ndarray) -> _Member:
+        if self.kind == "knn":
+            self.vectorizers_ = [_word_vectorizer(), _char_wb_vectorizer()]
+            self.train_ = self._stack([v.fit_transform(texts) for v in self.vectorizers_], rules)
+            self.positive_ = np.asarray(y) == 1
+            return self
+        if self.kind == "lr":
+            self.vectorizers_ = [_word_vectorizer(), _char_wb_vectorizer()]
+        else:
+            self.vectorizers_ = [_char_vectorizer()]
+        mats = [v.fit_transform(texts) for v in self.vectorizers_]
+        x = self._stack(mats, rules)
+        if self.kind == "lr":
+            self.model_: Any = LogisticRegression(C=self.c, max_iter=5000, solver="liblinear", random_state=self.seed)
+        else:
+            self.model_ = LinearSVC(C=self.c, random_state=self.seed)
+        self.model_.fit(x, y)
+        return self
+
+    def _stack(self, mats: list[Any], rules: np.ndarray) -> Any:
+        if self.kind == "lr" and rules.shape[1]:
+            mats = [*mats, sparse.csr_matrix(rules * RULE_SCALE)]
+        return sparse.hstack(mats).tocsr()
+
+    def matrix(self, texts: Sequence[str], rules: np.ndarray) -> Any:
+        return self._stack([v.transform(texts) for v in self.vectorizers_], rules)
+
+    def decision_function(self, texts: Sequence[str], rules: np.ndarray) -> np.ndarray:
+        x = self.matrix(texts, rules)
+        if self.kind == "knn":
+            sims = (x @ self.train_.T).toarray() / len(self.vectorizers_)
+            pos = sims[:, self.positive_].max(axis=1) if self.positive_.any() else np.zeros(len(texts))
+            neg = sims[:, ~self.positive_].max(axis=1) if (~self.positive_).any() else np.zeros(len(texts))
+            return np.asarray(pos - neg, dtype=float)
+        return np.asarray(self.model_.decision_function(x), dtype=float)
+
+
+class DocumentClassifier:
+    """Calibrated probability that a document needs review, from text and rule features.
+
+    Parameters
+    ----------
+    members: which members to stack (``"lr"``, ``"knn"``, ``"svm"``); ``"lr"`` is needed for term evidence.
+    c_lr, c_svm: inverse regularisation of each member.
+    folds: folds for the out-of-fold decisions that fit the calibrator and choose thresholds.
+    seed: fixes fold assignment and solvers, so training is deterministic.
+    """
+
+    def __init__(self, members: Sequence[str] = ("lr", "knn"), c_lr: float = 30.0, c_svm: float = 0.5,
+                 folds: int = 5, seed: int = 0, rule_feature_names: Sequence[str] = ()) -> None:
+        self.members = tuple(members)
+        self.c_lr = c_lr
+        self.c_svm = c_svm
+        self.folds = folds
+        self.seed = seed
+        self.rule_feature_names = tuple(rule_feature_names)
+
+    def _new_member(self, kind: str) -> _Member:
+        return _Member(kind, self.c_lr if kind == "lr" else self.c_svm, self.seed)
+
+    def fit(self, texts: Sequence[str], y: Sequence[int], rules: np.ndarray | None = None) -> DocumentClassifier:
+        """Fit members, out-of-fold calibration, then the final members on all data."""
+        y_arr = np.asarray(y, dtype=int)
+        r = self._rules(rules, len(texts))
+        texts = list(texts)
+        oof = np.zeros((len(texts), len(self.members)))
+        skf = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
+        for train_idx, test_idx in skf.split(texts, y_arr):
+            a = [texts[i] for i in train_idx]
+            b = [texts[i] for i in test_idx]
+            for m, kind in enumerate(self.members):
+                member = self._new_member(kind).fit(a, r[train_idx], y_arr[train_idx])
+                oof[test_idx, m] = member.decision_function(b, r[test_idx])
+        self.center_ = oof.mean(axis=0)
+        self.scale_ = oof.std(axis=0) + 1e-9
+        z = (oof - self.center_) / self.scale_
+        self.calibrator_ = LogisticRegression(C=1.0, max_iter=1000).fit(z, y_arr)
+        self.oof_proba_ = self.calibrator_.predict_proba(z)[:, 1]
+        self.members_ = [self._new_member(kind).fit(texts, r, y_arr) for kind in self.members]
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def _rules(self, rules: np.ndarray | None, n: int) -> np.ndarray:
+        if rules is None:
+            return np.zeros((n, len(self.rule_feature_names)))
+        return np.asarray(rules, dtype=float)
+
+    def _members_z(self, texts: Sequence[str], rules: np.ndarray | None) -> np.ndarray:
+        r = self._rules(rules, len(texts))
+        d = np.column_stack([m.decision_function(list(texts), r) for m in self.members_])
+        return np.asarray((d - self.center_) / self.scale_)
+
+    def decision_function(self, texts: Sequence[str], rules: np.ndarray | None = None) -> np.ndarray:
+        """The stacked decision value (log-odds before the sigmoid)."""
+        return np.asarray(self.calibrator_.decision_function(self._members_z(texts, rules)))
+
+    def predict_proba(self, texts: Sequence[str], rules: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated probabilities, shape (n, 2)."""
+        return np.asarray(self.calibrator_.predict_proba(self._members_z(texts, rules)))
+
+    def get_feature_names_out(self) -> np.ndarray:
+        """Names of the explaining member's columns (words, character n-grams, rule features)."""
+        lr = self._explainer()
+        names = [f"word:{n}" for n in lr.vectorizers_[0].get_feature_names_out()]
+        names += [f"char:{n}" for n in lr.vectorizers_[1].get_feature_names_out()]
+        names += [f"rule:{n}" for n in self.rule_feature_names]
+        return np.array(names, dtype=object)
+
+    def _explainer(self) -> _Member:
+        for m in self.members_:
+            if m.kind == "lr":
+                return m
+        raise ValueError("no logistic-regression member to explain the score")
+
+    def top_terms(self, text: str, rules: np.ndarray | None = None, k: int = 5) -> list[tuple[str, float]]:
+        """The word features that push this document's score up most: ``(term, contribution)``."""
+        lr = self._explainer()
+        x = lr.vectorizers_[0].transform([text]).tocsr()
+        coef = lr.model_.coef_[0][: x.shape[1]]
+        names = lr.vectorizers_[0].get_feature_names_out()
+        contrib = [(str(names[j]), float(v * coef[j])) for j, v in zip(x.indices, x.data, strict=True)]
+        contrib = [c for c in contrib if c[1] > 0]
+        contrib.sort(key=lambda c: -c[1])
+        return contrib[:k]
+
+
+def term_spans(text: str, term: str, limit: int = 2) -> list[tuple[int, int]]:
+    """Character spans in ``text`` where a (possibly two-word) lower-cased term occurs as whole words."""
+    words = [re.escape(w) for w in term.split()]
+    pattern = r"(?<!\w)" + r"[\W_]+".join(words) + r"(?!\w)"
+    return [(m.start(), m.end()) for m in re.finditer(pattern, text, flags=re.IGNORECASE)][:limit]

@@ -1,0 +1,105 @@
+"""Per-indicator models: raise an indicator from a sentence's wording when no rule fires.
+
+One logistic regression per indicator over a shared TF-IDF of words and character n-grams, trained on
+labelled passages and applied sentence by sentence, so the evidence is the sentence that carries the
+indicator. Thresholds are chosen per indicator on out-of-fold sentence scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+
+from .text import clean_text
+
+MIN_POSITIVES = 15
+
+
+def _vectorizers() -> list[TfidfVectorizer]:
+    return [
+        TfidfVectorizer(preprocessor=clean_text, ngram_range=(1, 2), sublinear_tf=True, min_df=2),
+        TfidfVectorizer(preprocessor=clean_text, analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2),
+    ]
+
+
+class IndicatorModels:
+    """One-vs-rest indicator classifiers with per-indicator thresholds.
+
+    ``fit`` takes passages, their indicator ids and, per passage, its sentences. Out-of-fold models
+    score the held-out passages' sentences; a passage's score for an indicator is its best sentence,
+    and the threshold maximising F1 of ``rule hit or model score >= threshold`` is kept.
+    """
+
+    def __init__(self, indicator_ids: Sequence[str], c: float = 10.0, folds: int = 5, seed: int = 0) -> None:
+        self.indicator_ids = tuple(indicator_ids)
+        self.c = c
+        self.folds = folds
+        self.seed = seed
+
+    def _fit_models(self, texts: list[str], y: np.ndarray
+                    ) -> tuple[list[TfidfVectorizer], dict[str, LogisticRegression]]:
+        vecs = _vectorizers()
+        x = sparse.hstack([v.fit_transform(texts) for v in vecs]).tocsr()
+        models = {}
+        for j, iid in enumerate(self.labels_):
+            if y[:, j].sum() >= 2:
+                models[iid] = LogisticRegression(C=self.c, max_iter=3000, solver="liblinear",
+                                                 class_weight="balanced", random_state=self.seed).fit(x, y[:, j])
+        return vecs, models
+
+    @staticmethod
+    def _score(vecs: list[TfidfVectorizer], models: dict[str, LogisticRegression], labels: Sequence[str],
+               sentences: list[str]) -> np.ndarray:
+        out = np.zeros((len(sentences), len(labels)))
+        if not sentences:
+            return out
+        x = sparse.hstack([v.transform(sentences) for v in vecs]).tocsr()
+        for j, iid in enumerate(labels):
+            if iid in models:
+                out[:, j] = models[iid].predict_proba(x)[:, 1]
+        return out
+
+    def fit(self, texts: Sequence[str], indicators: Sequence[Sequence[str]], sentences: Sequence[Sequence[str]],
+            rule_hits: np.ndarray) -> IndicatorModels:
+        """Fit on passages; ``rule_hits[i, j]`` is 1 when a rule asserted indicator j in passage i."""
+        texts = list(texts)
+        counts = {iid: sum(iid in ids for ids in indicators) for iid in self.indicator_ids}
+        self.labels_ = tuple(i for i in self.indicator_ids if counts[i] >= MIN_POSITIVES)
+        y = np.array([[int(iid in ids) for iid in self.labels_] for ids in indicators]).reshape(len(texts), -1)
+        rules = np.asarray(rule_hits)[:, [self.indicator_ids.index(i) for i in self.labels_]]
+        oof = np.zeros_like(y, dtype=float)
+        for train_idx, test_idx in KFold(self.folds, shuffle=True, random_state=self.seed).split(texts):
+            vecs, models = self._fit_models([texts[i] for i in train_idx], y[train_idx])
+            owner: list[int] = []
+            batch: list[str] = []
+            for i in test_idx:
+                sents = list(sentences[i]) or [texts[i]]
+                owner += [i] * len(sents)
+                batch += sents
+            scores = self._score(vecs, models, self.labels_, batch)
+            owners = np.array(owner)
+            for i in test_idx:
+                oof[i] = scores[owners == i].max(axis=0)
+        self.thresholds_ = {}
+        self.oof_f1_ = {}
+        for j, iid in enumerate(self.labels_):
+            best_t, best_f1 = 0.5, -1.0
+            for t in np.linspace(0.3, 0.95, 27):
+                pred = (rules[:, j] > 0) | (oof[:, j] >= t)
+                tp = float((pred & (y[:, j] == 1)).sum())
+                f1 = 2 * tp / (pred.sum() + y[:, j].sum()) if pred.sum() + y[:, j].sum() else 0.0
+                if f1 > best_f1 + 1e-9:
+                    best_t, best_f1 = float(t), f1
+            self.thresholds_[iid] = best_t
+            self.oof_f1_[iid] = round(best_f1, 4)
+        self.vectorizers_, self.models_ = self._fit_models(texts, y)
+        return self
+
+    def predict_sentences(self, sentences: Sequence[str]) -> np.ndarray:
+        """Probability of each indicator (columns ``labels_``) for each sentence."""
+        return self._score(self.vectorizers_, self.models_, self.labels_, list(sentences))

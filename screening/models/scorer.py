@@ -1,0 +1,92 @@
+"""The trained scoring stage: calibrated document probability, model-raised indicators, term evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..results import Evidence, IndicatorScore
+from ..scoring import Scored, indicator_strengths, verdict_for
+from ..sentences import Sentence
+from ..taxonomy import Taxonomy
+from .artefacts import load_artefact
+from .classifier import DocumentClassifier, term_spans
+from .features import rule_features
+from .indicators import IndicatorModels
+
+TERM_EVIDENCE = 5
+MODEL_INDICATOR = "MODEL"
+
+
+class ModelScorer:
+    """Score with a trained artefact; rule evidence feeds the model and stays in the output."""
+
+    needs_sentences = True
+
+    def __init__(self, taxonomy: Taxonomy, bundle: dict[str, Any], manifest: dict[str, Any]) -> None:
+        self.taxonomy = taxonomy
+        self.classifier: DocumentClassifier = bundle["classifier"]
+        self.indicators: IndicatorModels | None = bundle.get("indicators")
+        self.indicator_ids: list[str] = list(bundle["indicator_ids"])
+        self.manifest = manifest
+        self.review = float(manifest["thresholds"]["review"])
+        self.high = float(manifest["thresholds"]["high"])
+        self.gate = bool(manifest.get("gate_on_indicators", False))
+        self.name = f"{manifest['name']}@{manifest['files']['model.joblib'][:12]}"
+
+    @classmethod
+    def from_dir(cls, taxonomy: Taxonomy, directory: Path) -> ModelScorer:
+        """Load a verified artefact folder."""
+        bundle, manifest = load_artefact(directory)
+        return cls(taxonomy, bundle, manifest)
+
+    def _model_indicators(self, text: str, sentences: Sequence[Sentence]) -> list[Evidence]:
+        if self.indicators is None or not sentences:
+            return []
+        texts = [text[s.start : s.end] for s in sentences]
+        probs = self.indicators.predict_sentences(texts)
+        out = []
+        for j, iid in enumerate(self.indicators.labels_):
+            t = self.indicators.thresholds_[iid]
+            for n in np.flatnonzero(probs[:, j] >= t):
+                s = sentences[n]
+                out.append(Evidence(iid, f"model/{iid}", s.start, s.end, text[s.start : s.end], s.frame, "model",
+                                    float(probs[n, j])))
+        return out
+
+    def _term_evidence(self, text: str, rules: np.ndarray) -> list[Evidence]:
+        out = []
+        for term, contribution in self.classifier.top_terms(text, rules, TERM_EVIDENCE):
+            for start, end in term_spans(text, term, limit=1):
+                out.append(Evidence(MODEL_INDICATOR, f"model/term:{term}", start, end, text[start:end], "asserted",
+                                    "model", contribution))
+        return out
+
+    def score(self, text: str, evidence: tuple[Evidence, ...], sentences: Sequence[Sentence] = ()) -> Scored:
+        """Calibrated score and verdict; indicators from rules and from the indicator models."""
+        rules = rule_features(evidence, self.indicator_ids).reshape(1, -1)
+        p = float(self.classifier.predict_proba([text], rules)[0, 1])
+        model_ev = self._model_indicators(text, sentences)
+        strengths = indicator_strengths(evidence)
+        counts: dict[str, tuple[float, int]] = {}
+        for iid, (strength, n) in strengths.items():
+            if n:
+                counts[iid] = (self.taxonomy.by_id[iid].weight * strength, n)
+        for e in model_ev:
+            if e.assertion != "asserted":
+                continue
+            best, n = counts.get(e.indicator, (0.0, 0))
+            counts[e.indicator] = (max(best, e.weight * self.taxonomy.by_id[e.indicator].weight), n + 1)
+        indicators = sorted(
+            (IndicatorScore(iid, self.taxonomy.by_id[iid].name, s, n) for iid, (s, n) in counts.items()),
+            key=lambda i: (-i.score, i.id),
+        )
+        if self.gate and not indicators:
+            # Without any asserted indicator a supplier document cannot reach review: policy, negation
+            # and generic-risk language must not raise risk however much it resembles a finding.
+            p = min(p, self.review * 0.99)
+        extra = model_ev + (self._term_evidence(text, rules) if p >= self.review else [])
+        return Scored(p, verdict_for(p, self.review, self.high), tuple(indicators), tuple(extra))

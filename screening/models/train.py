@@ -1,0 +1,210 @@
+"""``screening train`` and ``screening evaluate``: fit, calibrate, choose thresholds, measure, save."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..engine import Engine
+from ..results import ScreeningResult
+from .artefacts import save_artefact, sha256_file
+from .classifier import DocumentClassifier
+from .data import LabelledDoc, load_specs
+from .features import rule_feature_names, rule_features
+from .indicators import IndicatorModels
+from .metrics import binary_metrics, choose_thresholds, indicator_metrics
+
+log = logging.getLogger(__name__)
+GATE_DEFAULT = {"supplier": True, "recruitment": False}
+
+
+def _data_hash(specs: Sequence[str]) -> list[dict[str, Any]]:
+    out = []
+    for spec in specs:
+        path = Path(spec.partition("@")[0])
+        files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+        h = hashlib.sha256()
+        for f in files:
+            h.update(f.name.encode())
+            h.update(sha256_file(f).encode())
+        out.append({"spec": spec, "sha256": h.hexdigest(), "files": [f.name for f in files]})
+    return out
+
+
+def _analyse(engine: Engine, docs: Sequence[LabelledDoc]) -> tuple[np.ndarray, list[list[str]], np.ndarray]:
+    ids = [i.id for i in engine.taxonomy.indicators]
+    rules, sentences, hits = [], [], []
+    for d in docs:
+        evidence, sents = engine.analyse(d.text, sentences=True)
+        row = rule_features(evidence, ids)
+        rules.append(row)
+        hits.append(row[: len(ids)])
+        sentences.append([d.text[s.start : s.end] for s in sents if s.frame == "asserted"])
+    return np.array(rules), sentences, np.array(hits)
+
+
+def train(profile: str, specs: Sequence[str], out: Path, *, engine: Engine | None = None,
+          eval_specs: Sequence[str] = (), seed: int = 0, gate: bool | None = None,
+          members: Sequence[str] = ("lr", "knn"), progress: Callable[[str], None] = log.info) -> dict[str, Any]:
+    """Train the profile's models on the train split of ``specs`` and save them in ``out``."""
+    engine = engine or Engine(profile)
+    docs = load_specs(specs, "train")
+    progress(f"training {profile} on {len(docs)} documents ({sum(d.label for d in docs)} positive)")
+    indicator_ids = [i.id for i in engine.taxonomy.indicators]
+    rules, sentences, hits = _analyse(engine, docs)
+    texts = [d.text for d in docs]
+    y = np.array([d.label for d in docs])
+    clf = DocumentClassifier(members=members, seed=seed, rule_feature_names=rule_feature_names(indicator_ids))
+    clf.fit(texts, y, rules)
+    thresholds = choose_thresholds(y, clf.oof_proba_)
+    progress(f"thresholds: review {thresholds['review']}, high {thresholds['high']}")
+    annotated = [n for n, d in enumerate(docs) if d.indicators or d.label == 0]
+    ind_model = None
+    if any(docs[n].indicators for n in annotated):
+        ind_model = IndicatorModels(indicator_ids, seed=seed).fit(
+            [texts[n] for n in annotated], [docs[n].indicators for n in annotated],
+            [sentences[n] for n in annotated], hits[annotated])
+        progress(f"indicator models for {len(ind_model.labels_)} indicators")
+    bundle = {"classifier": clf, "indicators": ind_model, "indicator_ids": indicator_ids}
+    oof_flag = clf.oof_proba_ >= thresholds["review"]
+    manifest: dict[str, Any] = {
+        "name": f"screening-{profile}",
+        "profile": profile,
+        "labels": ["low", "review", "high"],
+        "indicator_labels": list(ind_model.labels_) if ind_model else [],
+        "thresholds": thresholds,
+        "gate_on_indicators": GATE_DEFAULT.get(profile, False) if gate is None else gate,
+        "params": {"members": list(members), "c_lr": clf.c_lr, "c_svm": clf.c_svm, "folds": clf.folds, "seed": seed,
+                   "indicator_thresholds": ind_model.thresholds_ if ind_model else {}},
+        "taxonomy": {"version": engine.taxonomy.version, "sha256": engine.taxonomy.sha256},
+        "data": {"train": _data_hash(specs), "n_train": len(docs), "positives": int(y.sum())},
+        "metrics": {"train_out_of_fold": {k: v for k, v in binary_metrics(y, clf.oof_proba_, oof_flag).items()
+                                          if k != "reliability"},
+                    "indicator_out_of_fold_f1": ind_model.oof_f1_ if ind_model else {}},
+    }
+    # Held-out figures: the dev and test splits of the corpora, plus any extra evaluation sets.
+    from .scorer import ModelScorer
+
+    scored_engine = Engine(profile, taxonomy=engine.taxonomy, replace_taxonomy=True)
+    scored_engine.set_scorer(ModelScorer(engine.taxonomy, bundle, {**manifest, "files": {"model.joblib": "unsaved"}}))
+    corpus_specs = [s for s in specs if Path(s.partition("@")[0]).is_dir()]
+    held_out: dict[str, Any] = {}
+    for split in ("dev", "test"):
+        for spec in corpus_specs:
+            held_docs = load_specs([f"{spec.partition('@')[0]}@{split}"], split)
+            held_out[f"{spec.partition('@')[0]}@{split}"] = evaluate_engine(scored_engine, held_docs, worst=0)
+    for spec in eval_specs:
+        held_out[spec] = evaluate_engine(scored_engine, load_specs([spec], "test"), worst=0)
+    manifest["metrics"]["held_out"] = held_out
+    manifest["data"]["evaluation"] = _data_hash([*corpus_specs, *eval_specs])
+    saved = save_artefact(out, bundle, manifest)
+    (out / "MODEL_CARD.md").write_text(model_card(saved), encoding="utf-8")
+    return saved
+
+
+def evaluate_engine(engine: Engine, docs: Sequence[LabelledDoc], worst: int = 10) -> dict[str, Any]:
+    """Screen labelled documents with ``engine`` and compute every figure of the evaluation report."""
+    results: list[ScreeningResult] = [engine.screen(d.text, d.id) for d in docs]
+    y = np.array([d.label for d in docs])
+    scores = np.array([r.score or 0.0 for r in results])
+    flagged = np.array([r.verdict in ("review", "high") for r in results])
+    report: dict[str, Any] = {"binary": binary_metrics(y, scores, flagged)}
+    annotated = [n for n, d in enumerate(docs) if d.indicators or d.label == 0]
+    if any(docs[n].indicators for n in annotated):
+        ids = [i.id for i in engine.taxonomy.indicators]
+        report["indicators"] = indicator_metrics([docs[n].indicators for n in annotated],
+                                                 [[i.id for i in results[n].indicators] for n in annotated], ids)
+    if worst:
+        order = np.argsort(-np.abs(y - scores))[:worst]
+        report["worst_errors"] = [
+            {"id": docs[n].id, "label": int(y[n]), "score": round(float(scores[n]), 4), "verdict": results[n].verdict,
+             "evidence": [{"indicator": e.indicator, "text": e.text[:160], "assertion": e.assertion,
+                           "source": e.source} for e in results[n].evidence][:8]}
+            for n in order if (y[n] == 1) != bool(flagged[n])
+        ]
+    return report
+
+
+def evaluation_markdown(title: str, report: dict[str, Any]) -> str:
+    """The evaluation report as Markdown."""
+    b = report["binary"]
+    lines = [f"# {title}", "", "| figure | value |", "|---|---|"]
+    for key in ("n", "positives", "precision", "recall", "f1", "f1_at_natural_prevalence", "roc_auc", "pr_auc",
+                "brier", "ece"):
+        if key in b:
+            lines.append(f"| {key} | {b[key]} |")
+    c = b["confusion"]
+    lines += ["", "Confusion at the model's thresholds (flagged = review or high):", "",
+              "| | flagged | not flagged |", "|---|---|---|",
+              f"| positive | {c['tp']} | {c['fn']} |", f"| negative | {c['fp']} | {c['tn']} |", "",
+              "Per class:", "", "| class | precision | recall | F1 |", "|---|---|---|---|"]
+    for cls, m in b["per_class"].items():
+        lines.append(f"| {cls} | {m['precision']} | {m['recall']} | {m['f1']} |")
+    lines += ["", "Reliability:", "", "| bin | n | mean score | fraction positive |", "|---|---|---|---|"]
+    for row in b["reliability"]:
+        lines.append(f"| {row['bin']} | {row['n']} | {row['mean_score']} | {row['fraction_positive']} |")
+    if "indicators" in report:
+        ind = report["indicators"]
+        lines += ["", f"Indicators (macro-F1 {ind['macro_f1']}):", "", "| indicator | support | precision | recall | F1 |",
+                  "|---|---|---|---|---|"]
+        for iid, m in ind["per_indicator"].items():
+            lines.append(f"| {iid} | {m['support']} | {m['precision']} | {m['recall']} | {m['f1']} |")
+    if report.get("worst_errors"):
+        lines += ["", "Worst errors:", ""]
+        for e in report["worst_errors"]:
+            ev = "; ".join(f"{x['indicator']} ({x['assertion']}, {x['source']}): {x['text'][:80]}" for x in e["evidence"])
+            lines.append(f"- {e['id']} label {e['label']} score {e['score']} ({e['verdict']}): {ev or 'no evidence'}")
+    return "\n".join(lines) + "\n"
+
+
+def model_card(manifest: dict[str, Any]) -> str:
+    """A generated model card from the manifest."""
+    m = manifest
+    t = m["thresholds"]
+    lines = [
+        f"# Model card: {m['name']}", "",
+        "Generated by `screening train` from `manifest.json`; do not edit by hand.", "",
+        "## Intended use",
+        f"Ranks {m['profile']} documents for human review by the probability that they carry indicators "
+        "of forced labour or deceptive recruitment. A score is a prompt to read the evidence, not a finding that "
+        "forced labour or trafficking took place; a person decides.", "",
+        "## What the score means",
+        f"A calibrated probability (Platt scaling on out-of-fold scores). Verdict `review` at score >= {t['review']}, "
+        f"`high` at >= {t['high']}. {t['how']}.",
+    ]
+    if m.get("gate_on_indicators"):
+        lines.append("A document with no asserted indicator (rule or indicator model) is capped below `review`: "
+                     "policy, negation and generic-risk language does not raise risk.")
+    lines += ["", "## Data", f"{m['data']['n_train']} training documents ({m['data']['positives']} positive):"]
+    lines += [f"- `{d['spec']}` (sha256 {d['sha256'][:16]}…)" for d in m["data"]["train"]]
+    lines += ["", "## Held-out metrics", "", "| data | n | F1 | ROC-AUC | PR-AUC | Brier | ECE | indicator macro-F1 |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, rep in m["metrics"]["held_out"].items():
+        b = rep["binary"]
+        macro = rep.get("indicators", {}).get("macro_f1", "")
+        lines.append(f"| `{name}` | {b['n']} | {b['f1']} | {b.get('roc_auc', '')} | {b.get('pr_auc', '')} | "
+                     f"{b['brier']} | {b['ece']} | {macro} |")
+    lines += ["", "## Limits",
+              "- Trained on the project's own written corpora (and EMSCAD for recruitment); real documents differ.",
+              "- English only. Evidence from the model is a sentence or a term, weaker than a rule's exact words.",
+              "- EMSCAD fraud is generic employment scams, not labour trafficking specifically.",
+              "- The score does not say that an employer or supplier committed an offence.", "",
+              "## Versions", f"Taxonomy {m['taxonomy']['version']}; libraries: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(m["libraries"].items())) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict[str, Any], out_prefix: Path, title: str) -> tuple[Path, Path]:
+    """Write the evaluation report as JSON and Markdown beside each other."""
+    out_prefix.parent.mkdir(parents=True, exist_ok=True)
+    js = out_prefix.with_suffix(".json")
+    md = out_prefix.with_suffix(".md")
+    js.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    md.write_text(evaluation_markdown(title, report), encoding="utf-8")
+    return js, md
