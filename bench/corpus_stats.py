@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter
-from pathlib import Path
 
 from screening.models.data import load_spec
 
@@ -31,7 +30,7 @@ def describe(folder: str) -> str:
     lines = [f"## {folder}", "",
              f"- documents: {len(docs)} ({sum(d.label for d in docs)} positive, "
              f"{sum(1 - d.label for d in docs)} negative)",
-             f"- splits (by group): " + ", ".join(f"{s} {splits[s]}" for s in ("train", "dev", "test")),
+             "- splits (by group): " + ", ".join(f"{s} {splits[s]}" for s in ("train", "dev", "test")),
              f"- groups: {len({d.group for d in docs})}",
              f"- words per document: min {lengths[0]}, median {lengths[len(lengths) // 2]}, max {lengths[-1]}",
              f"- distinct word 3-grams: {len(grams)} of {total} = {len(grams) / total:.3f}",

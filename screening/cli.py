@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
 
 from . import __version__
 from .errors import ScreeningError
-from .ingest import DEFAULT_MAX_BYTES, TableOptions, read_inputs
+from .ingest import DEFAULT_MAX_BYTES, Document, TableOptions, read_inputs
 from .ingest import FORMATS as INPUT_FORMATS
 from .report import FORMATS as OUTPUT_FORMATS
 from .report import make_writer
+from .results import ScreeningResult
 from .taxonomy import PROFILES
 
 log = logging.getLogger("screening")
@@ -58,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="largest file read (bytes)")
     scan.add_argument("--follow-symlinks", action="store_true", help="read symbolic links inside folders")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on standard error")
+    scan.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                      help="worker processes (default: number of cores); output keeps input order")
+    scan.add_argument("--resume", action="store_true",
+                      help="with --output FILE (jsonl): skip ids already in FILE, redo a truncated last line")
+    scan.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model of the profile)")
+    scan.add_argument("--rules-only", action="store_true", help="score with the rule scorer, no trained model")
 
     train = sub.add_parser("train", help="train the profile's document and indicator models")
     train.add_argument("--profile", choices=PROFILES, required=True)
@@ -90,25 +98,43 @@ def _configure_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+def _progress(iterable: Iterable[ScreeningResult], quiet: bool) -> Iterable[ScreeningResult]:
+    if quiet or not sys.stderr.isatty():
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, unit="doc", file=sys.stderr, dynamic_ncols=True)
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     """Screen every input and write results; returns the exit code."""
-    from .models.loading import default_engine
+    from .batch import EngineConfig, resume_state, screen_stream
 
-    engine = default_engine(args.profile, taxonomy=args.taxonomy, replace_taxonomy=args.replace_taxonomy,
-                            pipeline=args.pipeline)
+    if args.resume and (not args.output or args.format != "jsonl"):
+        raise ScreeningError("--resume needs --output FILE with --format jsonl", code="usage")
+    if args.jobs < 1:
+        raise ScreeningError("--jobs must be at least 1", code="usage")
+    config = EngineConfig(args.profile, args.taxonomy, args.replace_taxonomy, args.pipeline, args.model,
+                          not args.rules_only)
+    engine = config.build()
     opts = TableOptions(text_fields=args.text_field, id_field=args.id_field)
-    docs = read_inputs(args.inputs, opts, input_format=args.input_format, max_bytes=args.max_bytes,
-                       follow_symlinks=args.follow_symlinks)
+    docs: Iterable[Document] = read_inputs(args.inputs, opts, input_format=args.input_format,
+                                           max_bytes=args.max_bytes, follow_symlinks=args.follow_symlinks)
+    done = resume_state(Path(args.output)) if args.resume else set()
+    if done:
+        docs = (d for d in docs if d.id not in done)
     names = {i.id: i.name for i in engine.taxonomy.indicators}
     include_text = args.include_text
     verdicts: Counter[str] = Counter()
     errors = 0
     started = time.perf_counter()
     with ExitStack() as stack:
-        out: IO[str] = (stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+        mode = "a" if args.resume else "w"
+        out: IO[str] = (stack.enter_context(open(args.output, mode, encoding="utf-8", newline=""))
                         if args.output else sys.stdout)
         writer = make_writer(args.format, out, names, include_text=include_text)
-        for result in engine.screen_documents(docs, include_text=include_text):
+        results = screen_stream(engine, config, docs, jobs=args.jobs, include_text=include_text)
+        for result in _progress(results, args.quiet):
             writer.write(result)
             if result.error:
                 errors += 1

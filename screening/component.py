@@ -31,6 +31,7 @@ class IndicatorComponent:
         self.lemmatize = None if "screening_lemmatizer" in nlp.pipe_names else LowerLemmatizer()
 
     def __call__(self, doc: Doc) -> Doc:
+        """Add the indicator spans to ``doc``."""
         if self.lemmatize is not None:
             doc = self.lemmatize(doc)
         hits = self.detector.find(doc)

@@ -147,7 +147,7 @@ class Engine:
             raise ScreeningError(f"text must be a string, got {type(text).__name__}", code="invalid_text")
         needs_sentences = getattr(self.scorer, "needs_sentences", False)
         evidence, sentences = self.analyse(text, sentences=needs_sentences)
-        scored = self.scorer.score(text, evidence, sentences) if needs_sentences else self.scorer.score(text, evidence)
+        scored = self.scorer.score(text, evidence, sentences)
         all_evidence = tuple(sorted(evidence + scored.evidence, key=lambda e: (e.start, e.end, e.indicator)))
         return ScreeningResult(
             id=id,

@@ -35,6 +35,7 @@ class LowerLemmatizer:
         self.cache: dict[str, str] = {}
 
     def __call__(self, doc: Doc) -> Doc:
+        """Set the lemmas of ``doc`` in place."""
         cache = self.cache
         for token in doc:
             low = token.lower_

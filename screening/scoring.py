@@ -6,10 +6,12 @@ verdict, the indicator scores and any evidence of its own. The engine knows only
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from .results import Evidence, IndicatorScore
+from .sentences import Sentence
 from .taxonomy import Taxonomy
 
 # How much one indicator at full severity moves the document score: 1 - prod(1 - K * s_i).
@@ -33,8 +35,8 @@ class Scorer(Protocol):
 
     name: str | None
 
-    def score(self, text: str, evidence: tuple[Evidence, ...]) -> Scored:
-        """Score one document from its text and rule evidence."""
+    def score(self, text: str, evidence: tuple[Evidence, ...], sentences: Sequence[Sentence] = ()) -> Scored:
+        """Score one document from its text, rule evidence and (when asked for) its sentences."""
         ...
 
 
@@ -70,7 +72,7 @@ class RuleScorer:
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
 
-    def score(self, text: str, evidence: tuple[Evidence, ...]) -> Scored:
+    def score(self, text: str, evidence: tuple[Evidence, ...], sentences: Sequence[Sentence] = ()) -> Scored:
         """Score = 1 - prod(1 - K * weight_indicator * strength_indicator) over found indicators."""
         keep = 1.0
         indicators = []

@@ -20,8 +20,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Defaults overridden by ``SCREENING_MODEL_DIR``, ``SCREENING_USE_MODELS``, ``SCREENING_MAX_BYTES``,
-        ``SCREENING_SHARED_DATA``."""
+        """Defaults overridden by ``SCREENING_MODEL_DIR``, ``_USE_MODELS``, ``_MAX_BYTES``, ``_SHARED_DATA``."""
         env = os.environ
         base = cls()
         return cls(

@@ -55,7 +55,8 @@ class ServiceSettings:
     def __post_init__(self) -> None:
         unknown = [p for p in self.profiles if p not in PROFILES]
         if unknown or not self.profiles:
-            raise SettingsError(f"profiles must be some of {', '.join(PROFILES)}; got {', '.join(self.profiles) or 'none'}")
+            got = ", ".join(self.profiles) or "none"
+            raise SettingsError(f"profiles must be some of {', '.join(PROFILES)}; got {got}")
 
     def __repr__(self) -> str:
         # Never print the keys themselves, e.g. in a traceback or a debug log.
@@ -65,9 +66,11 @@ class ServiceSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceSettings:
-        """Defaults overridden by ``SCREENING_MAX_BODY_BYTES``, ``SCREENING_MAX_TEXT_CHARS``,
-        ``SCREENING_MAX_BATCH_SIZE``, ``SCREENING_PROFILES``, ``SCREENING_API_KEYS`` and
-        ``SCREENING_CORS_ORIGINS`` (the last three comma-separated)."""
+        """Defaults overridden by the ``SCREENING_*`` environment (or ``env``).
+
+        Reads ``SCREENING_MAX_BODY_BYTES``, ``SCREENING_MAX_TEXT_CHARS``, ``SCREENING_MAX_BATCH_SIZE``, and the
+        comma-separated ``SCREENING_PROFILES``, ``SCREENING_API_KEYS`` and ``SCREENING_CORS_ORIGINS``.
+        """
         env = os.environ if env is None else env
         base = cls()
         return cls(

@@ -113,7 +113,7 @@ class DocumentClassifier:
     def _new_member(self, kind: str) -> _Member:
         return _Member(kind, self.c_lr if kind == "lr" else self.c_svm, self.seed)
 
-    def fit(self, texts: Sequence[str], y: Sequence[int], rules: np.ndarray | None = None) -> DocumentClassifier:
+    def fit(self, texts: Sequence[str], y: Any, rules: np.ndarray | None = None) -> DocumentClassifier:
         """Fit members, out-of-fold calibration, then the final members on all data."""
         y_arr = np.asarray(y, dtype=int)
         r = self._rules(rules, len(texts))

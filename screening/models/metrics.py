@@ -34,7 +34,7 @@ def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[list[dict
     return table, float(ece)
 
 
-def binary_metrics(y: Sequence[int], scores: Sequence[float], flagged: Sequence[bool]) -> dict[str, Any]:
+def binary_metrics(y: Any, scores: Any, flagged: Any) -> dict[str, Any]:
     """Figures for a binary task where ``flagged`` is the verdict a user sees (review or high)."""
     y_arr = np.asarray(y, dtype=int)
     p = np.asarray(scores, dtype=float)

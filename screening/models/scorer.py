@@ -35,7 +35,7 @@ class ModelScorer:
         self.review = float(manifest["thresholds"]["review"])
         self.high = float(manifest["thresholds"]["high"])
         self.gate = bool(manifest.get("gate_on_indicators", False))
-        self.name = f"{manifest['name']}@{manifest['files']['model.joblib'][:12]}"
+        self.name: str | None = f"{manifest['name']}@{manifest['files']['model.joblib'][:12]}"
 
     @classmethod
     def from_dir(cls, taxonomy: Taxonomy, directory: Path) -> ModelScorer:
@@ -51,7 +51,7 @@ class ModelScorer:
         out = []
         for j, iid in enumerate(self.indicators.labels_):
             t = self.indicators.thresholds_[iid]
-            for n in np.flatnonzero(probs[:, j] >= t):
+            for n in np.flatnonzero(probs[:, j] >= t).tolist():
                 s = sentences[n]
                 out.append(Evidence(iid, f"model/{iid}", s.start, s.end, text[s.start : s.end], s.frame, "model",
                                     float(probs[n, j])))

@@ -1,0 +1,134 @@
+"""Fixtures of the service tests: an app with the real engines, and real uvicorn processes on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from screening.errors import TaxonomyError
+from screening.taxonomy import PROFILES, load_taxonomy
+from service.main import create_app
+from service.settings import ServiceSettings
+
+from ..conftest import ROOT
+
+
+def _loadable(profile: str) -> bool:
+    try:
+        load_taxonomy(profile)
+    except TaxonomyError:
+        return False
+    return True
+
+
+# The profiles whose shipped taxonomy exists; tests cover every one of them.
+SERVED = tuple(p for p in PROFILES if _loadable(p))
+PROFILE = "recruitment" if "recruitment" in SERVED else SERVED[0]
+AD = ("Factory workers needed in Malaysia. Urgent! Start next week.\n"
+      "Salary 1500 USD per month, free housing. Pay a 500 USD registration fee before travel.\n"
+      "We keep your passport for safekeeping during the contract. No recruitment fee is charged to workers "
+      "for the medical check.\nContact our agent on WhatsApp only.")
+SUPPLIER_TEXT = ("Workers told auditors that the employer keeps their passports and that overtime is compulsory. "
+                 "Wages are withheld for three months. The company does not charge recruitment fees.")
+SAMPLE = {"recruitment": AD, "supplier": SUPPLIER_TEXT}
+# Small limits, so every limit can be reached cheaply.
+LIMITS = {"max_body_bytes": 64 * 1024, "max_text_chars": 20_000, "max_batch_size": 5}
+READY_TIMEOUT_S = 120.0
+
+
+def wait_ready(get: Callable[[str], httpx.Response], timeout: float = READY_TIMEOUT_S) -> None:
+    """Poll ``/readyz`` through ``get`` (a client's get method) until it answers 200."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = get("/readyz")
+        if last.status_code == 200:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"service not ready after {timeout}s: {last.status_code if last else None} "
+                         f"{last.text if last else ''}")
+
+
+@pytest.fixture(scope="session")
+def settings() -> ServiceSettings:
+    return ServiceSettings(profiles=SERVED, **LIMITS)
+
+
+@pytest.fixture(scope="session")
+def client(settings: ServiceSettings) -> Iterator[TestClient]:
+    """A TestClient on an app with the real engines, loaded once for the whole session."""
+    with TestClient(create_app(settings)) as c:
+        wait_ready(c.get)
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(env: dict[str, str] | None = None, *, log_file: Path | None = None,
+                   log_level: str = "warning") -> Iterator[str]:
+    """Start ``service.main.run`` in a real uvicorn process on a free loopback port; always stop it.
+
+    The process's output goes to ``log_file`` (a temporary file when not given).
+    """
+    port = free_port()
+    full_env = {**os.environ, "SCREENING_PROFILES": ",".join(SERVED), **(env or {})}
+    code = f"from service.main import run; run('127.0.0.1', {port}, 1, log_level={log_level!r})"
+    with ExitStack() as stack:
+        if log_file is None:
+            log_file = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "server.log"
+        out = stack.enter_context(open(log_file, "wb"))
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=full_env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError(f"server exited with {proc.returncode}:\n"
+                                         f"{log_file.read_text(errors='replace')}")
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"server not ready in time:\n{log_file.read_text(errors='replace')}")
+                time.sleep(0.2)
+            yield base
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    """The base URL of a real uvicorn process serving the app with the test limits."""
+    env = {
+        "SCREENING_MAX_BODY_BYTES": str(LIMITS["max_body_bytes"]),
+        "SCREENING_MAX_TEXT_CHARS": str(LIMITS["max_text_chars"]),
+        "SCREENING_MAX_BATCH_SIZE": str(LIMITS["max_batch_size"]),
+    }
+    with running_server(env) as base:
+        yield base

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from screening import Engine
+from screening.errors import ModelError
+from screening.models.artefacts import MANIFEST, MODEL_FILE, load_artefact
+from screening.models.data import DataError, load_spec, split_of
+from screening.models.loading import attach_model, default_engine
+from screening.models.text import clean_text
+from screening.models.train import evaluate_engine, train
+
+from .conftest import ROOT, SHARED_DATA
+from .helpers import assert_contract
+
+FEES = [
+    "Pay the processing fee of USD {n}00 before your interview, then we send the ticket.",
+    "Registration fee {n}000 pesos, non refundable, pay to our agent first.",
+    "Applicants must pay visa and medical costs of {n}50 dollars in cash at the office.",
+    "Placement fee of RM {n}00 is deducted from your first salary.",
+]
+FAIR = [
+    "Northbank Foods hires packers, {n} shifts a week, wages paid monthly into your bank account.",
+    "We never charge candidates any fee; apply on our careers page, interview in week {n}.",
+    "Accountant wanted for a dental practice, {n} years of experience, pension and holidays.",
+    "Warehouse team lead, forklift licence required, day shift, site {n} in Leeds.",
+]
+
+
+def _tiny_corpus(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for n in range(1, 13):
+        for k, t in enumerate(FEES):
+            rows.append({"id": f"p{n}-{k}", "text": t.format(n=n), "label": 1, "labels": ["RC01"], "group": f"g{n}"})
+        for k, t in enumerate(FAIR):
+            rows.append({"id": f"n{n}-{k}", "text": t.format(n=n), "label": 0, "labels": [], "group": f"g{n}"})
+    (folder / "tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("tiny")
+    corpus = _tiny_corpus(base / "corpus")
+    train("recruitment", [str(corpus)], base / "model", seed=0)
+    return base / "model"
+
+
+def test_split_is_fixed_by_group() -> None:
+    assert split_of("lg-g01") == split_of("lg-g01")
+    assert {split_of(f"g{n}") for n in range(200)} == {"train", "dev", "test"}
+
+
+def test_training_writes_manifest_card_and_checked_model(tiny_model: Path) -> None:
+    manifest = json.loads((tiny_model / MANIFEST).read_text())
+    assert manifest["profile"] == "recruitment"
+    assert 0 < manifest["thresholds"]["review"] < manifest["thresholds"]["high"] <= 1
+    assert manifest["files"][MODEL_FILE] and manifest["libraries"]["scikit-learn"]
+    assert manifest["taxonomy"]["version"] and manifest["data"]["train"][0]["sha256"]
+    assert "Intended use" in (tiny_model / "MODEL_CARD.md").read_text()
+    bundle, _ = load_artefact(tiny_model)
+    assert set(bundle) == {"classifier", "indicators", "indicator_ids"}
+
+
+def test_model_scores_are_probabilities_with_model_evidence(tiny_model: Path) -> None:
+    engine = attach_model(Engine("recruitment"), tiny_model)
+    text = "Pay the processing fee of USD 700 before your interview, then we send the ticket."
+    result = engine.screen(text, "x", include_text=True)
+    assert_contract(result.to_dict(include_text=True), text)
+    assert result.engine.model and result.engine.model.startswith("screening-recruitment@")
+    assert result.verdict in ("review", "high")
+    assert any(e.source == "model" for e in result.evidence)
+    fair = engine.screen("We never charge candidates any fee; apply on our careers page, interview in week 3.")
+    assert fair.score is not None and result.score is not None and fair.score < result.score
+
+
+def test_training_is_deterministic(tiny_model: Path, tmp_path: Path) -> None:
+    corpus = _tiny_corpus(tmp_path / "corpus")
+    again = train("recruitment", [str(corpus)], tmp_path / "model", seed=0)
+    shipped = json.loads((tiny_model / MANIFEST).read_text())
+    assert again["metrics"] == shipped["metrics"] and again["thresholds"] == shipped["thresholds"]
+
+
+def test_tampered_model_is_refused_before_loading(tiny_model: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model, copy)
+    data = bytearray((copy / MODEL_FILE).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (copy / MODEL_FILE).write_bytes(bytes(data))
+    with pytest.raises(ModelError) as err:
+        attach_model(Engine("recruitment"), copy)
+    assert err.value.code == "model_tampered" and "sha256" in err.value.message
+
+
+def test_model_from_another_scikit_learn_is_refused(tiny_model: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model, copy)
+    manifest = json.loads((copy / MANIFEST).read_text())
+    manifest["libraries"]["scikit-learn"] = "0.1.0"
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ModelError) as err:
+        load_artefact(copy)
+    assert err.value.code == "model_incompatible"
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not a screening model folder"):
+        default_engine("recruitment", model=tmp_path)
+
+
+def test_evaluation_report_has_every_figure(tiny_model: Path, tmp_path: Path) -> None:
+    engine = attach_model(Engine("recruitment"), tiny_model)
+    docs = load_spec(str(_tiny_corpus(tmp_path / "c")) + "@all", None)
+    report = evaluate_engine(engine, docs)
+    b = report["binary"]
+    for key in ("precision", "recall", "f1", "roc_auc", "pr_auc", "brier", "ece", "reliability", "confusion",
+                "per_class", "f1_at_natural_prevalence"):
+        assert key in b
+    assert "RC01" in report["indicators"]["per_indicator"]
+
+
+def test_bad_data_spec_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such file"):
+        load_spec(str(tmp_path / "missing"), "train")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1}\n')
+    with pytest.raises(DataError, match="non-empty 'text'"):
+        load_spec(str(bad), "train")
+
+
+def test_clean_text_drops_masks_markup_and_layout() -> None:
+    assert clean_text("**Apply** now!\n\n- #URL_abc123# <b>Call</b>  #PHONE_x#") == "apply now! - call"
+
+
+# --- The shipped models -------------------------------------------------------------------------
+
+SHIPPED = ROOT / "models"
+needs_shipped = pytest.mark.skipif(not (SHIPPED / "recruitment" / MANIFEST).is_file(), reason="no shipped model")
+
+DECEPTIVE_ADS = [
+    "**URGENT HIRING** factory workers for Malaysia!!! No experience, no interview. Salary RM 4,800 per month "
+    "plus free hostel and food. Processing fee RM 1,500 must be paid before departure, we arrange visa and "
+    "flight ticket for you. Passport must be submitted to our agent on arrival for safekeeping. Contract will "
+    "be explained after you reach the factory. Limited slots, leaving this week. WhatsApp only +60 11 2345 "
+    "6789, do not call. Males 20-35 only. Our client is a leading company, name given after selection. "
+    "Ticket and medical costs are deducted from salary in the first three months. Apply today.",
+    "Customer service job in Cambodia 🇰🇭 salary 1500-3000 USD, typing and chatting only, no experience "
+    "needed. Free flight and accommodation. Company name will be told after you arrive. Send passport copy "
+    "and photo to Telegram @fastjobs_asia. Females 18-28 preferred, must be single. Visa arranged by us on "
+    "arrival, contract signed in Phnom Penh. Only 5 places left, depart in 3 days. Small deposit of 300 USD "
+    "to hold your seat, refundable after probation. Good English not needed. Message now, do not miss it.",
+]
+
+
+def _variants(text: str) -> dict[str, str]:
+    words = text.split()
+    stripped = clean_text(text)
+    return {"first 60 words": " ".join(words[:60]), "reflowed": "\n".join(" ".join(words[i : i + 7])
+            for i in range(0, len(words), 7)), "markup stripped": stripped}
+
+
+@needs_shipped
+@pytest.mark.parametrize("ad", DECEPTIVE_ADS)
+def test_shipped_recruitment_verdict_survives_truncation_reflow_and_markup(ad: str) -> None:
+    engine = default_engine("recruitment")
+    base = engine.screen(ad).verdict
+    assert base in ("review", "high")
+    for name, variant in _variants(ad).items():
+        assert (engine.screen(variant).verdict in ("review", "high")), name
+
+
+@needs_shipped
+def test_masking_tokens_do_not_move_the_score() -> None:
+    engine = default_engine("recruitment")
+    ad = "Senior accountant for our Leeds office, apply on our careers page, pension and 25 days holiday."
+    a = engine.screen(ad).score
+    b = engine.screen(ad + " #URL_0a1b2c# #EMAIL_99ff# #PHONE_1234#").score
+    assert a is not None and b is not None and abs(a - b) < 1e-9
+
+
+@needs_shipped
+@pytest.mark.skipif(not (SHARED_DATA / "aims_uk" / "sentences.csv").is_file(), reason="shared AIMS data absent")
+def test_aims_statement_sentences_are_rarely_flagged() -> None:
+    import csv
+
+    engine = default_engine("supplier")
+    with (SHARED_DATA / "aims_uk" / "sentences.csv").open(newline="", encoding="utf-8") as f:
+        sentences = [row["sentence"] for row in csv.DictReader(f)]
+    results = [engine.screen(s) for s in sentences]
+    flagged = sum(r.verdict != "low" for r in results) / len(results)
+    asserted = sum(bool(r.indicators) for r in results) / len(results)
+    assert flagged < 0.03 and asserted < 0.03, (flagged, asserted)
