@@ -85,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--rules-only", action="store_true", help="evaluate the rule scorer without a model")
     ev.add_argument("--report", default="out/evaluation", help="report path prefix (.json and .md are written)")
 
+    rep = sub.add_parser("report", help="HTML summary or Label Studio export of a results JSONL file")
+    rep.add_argument("results", help="JSONL written by screening scan")
+    rep.add_argument("--out", required=True, help="output file (.html, or .json for --label-studio)")
+    rep.add_argument("--label-studio", action="store_true",
+                     help="export flagged documents as Label Studio tasks with evidence pre-annotations")
+    rep.add_argument("--top", type=int, default=20, help="flagged documents shown in full (HTML)")
+
+    serve = sub.add_parser("serve", help="start the HTTP API and web page (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+
     tax = sub.add_parser("taxonomy", help="list indicators and sources, or validate a taxonomy file")
     tax.add_argument("--profile", choices=PROFILES, default=None, help="list only this profile")
     tax_sub = tax.add_subparsers(dest="taxonomy_command")
@@ -189,6 +201,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the HTML summary or the Label Studio export of a results file."""
+    import json
+
+    from .review import html_report, label_studio_tasks
+
+    out = Path(args.out)
+    if args.label_studio:
+        tasks = label_studio_tasks(Path(args.results))
+        out.write_text(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print(f"{len(tasks)} flagged documents exported to {out}")
+    else:
+        out.write_text(html_report(Path(args.results), args.top), encoding="utf-8")
+        print(f"report written to {out}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the service until interrupted."""
+    try:
+        from service.main import run
+    except ImportError as exc:
+        raise ScreeningError(f"the service needs its extra: pip install 'screening[service]' ({exc.name} missing)",
+                             code="missing_extra") from None
+    run(args.host, args.port, args.workers)
+    return EXIT_OK
+
+
 def cmd_taxonomy(args: argparse.Namespace) -> int:
     """List shipped taxonomies, or validate a user's file."""
     from .taxonomy import load_taxonomy, load_taxonomy_file
@@ -222,7 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
-    commands = {"scan": cmd_scan, "taxonomy": cmd_taxonomy, "train": cmd_train, "evaluate": cmd_evaluate}
+    commands = {"scan": cmd_scan, "taxonomy": cmd_taxonomy, "train": cmd_train, "evaluate": cmd_evaluate,
+                "report": cmd_report, "serve": cmd_serve}
     try:
         return commands[args.command](args)
     except ScreeningError as exc:

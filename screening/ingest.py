@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -94,6 +95,9 @@ def pdf_to_text(data: bytes) -> str:
     """Text of every page of a PDF, pages separated by a blank line."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
+
+    # pypdf's warnings about malformed files quote the file's first bytes, which are document content.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
 
     try:
         reader = PdfReader(io.BytesIO(data))

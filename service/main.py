@@ -27,8 +27,6 @@ from .routes import api_router, health, page
 from .routes.page import STATIC_DIR
 from .settings import ServiceSettings
 
-log = logging.getLogger("screening.service")
-
 DESCRIPTION = """Screens supplier documents for indicators of forced labour and job ads for indicators of
 deceptive recruitment, and points at the exact words. Results say which **indicators are present**;
 they are not findings, and a person decides.
@@ -51,6 +49,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """Build the app; the engines are built when it starts, not here."""
     settings = settings or ServiceSettings.from_env()
+    # pypdf's warnings about malformed files quote the file's first bytes, which are document content.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     app = FastAPI(
         title="screening",
         version=__version__,

@@ -92,3 +92,27 @@ def test_sigkill_then_resume_gives_every_id_exactly_once(tmp_path: Path) -> None
 def test_resume_needs_a_jsonl_output(capsys) -> None:
     assert main(["scan", "x.txt", "--resume"]) == 2
     assert "--resume needs --output" in capsys.readouterr().err
+
+
+def test_report_html_and_label_studio_export(tmp_path: Path) -> None:
+    src = _input(tmp_path / "in.jsonl", 8)
+    res = tmp_path / "res.jsonl"
+    main(["scan", str(src), *MINI, "-q", "--include-text", "-o", str(res)])
+    assert main(["report", str(res), "--out", str(tmp_path / "r.html")]) == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "Documents by verdict" in page and "<mark" in page and 'id="filter"' in page
+    assert main(["report", str(res), "--label-studio", "--out", str(tmp_path / "ls.json")]) == 0
+    tasks = json.loads((tmp_path / "ls.json").read_text())
+    assert tasks and all(t["predictions"][0]["result"] for t in tasks)
+    for t in tasks:
+        for r in t["predictions"][0]["result"]:
+            v = r["value"]
+            assert t["data"]["text"][v["start"] : v["end"]] == v["text"]
+
+
+def test_label_studio_export_needs_text(tmp_path: Path, capsys) -> None:
+    src = _input(tmp_path / "in.jsonl", 4)
+    res = tmp_path / "res.jsonl"
+    main(["scan", str(src), *MINI, "-q", "-o", str(res)])
+    assert main(["report", str(res), "--label-studio", "--out", str(tmp_path / "x.json")]) == 2
+    assert "--include-text" in capsys.readouterr().err

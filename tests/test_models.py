@@ -44,11 +44,15 @@ def _tiny_corpus(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("tiny")
-    corpus = _tiny_corpus(base / "corpus")
-    train("recruitment", [str(corpus)], base / "model", seed=0)
-    return base / "model"
+def tiny_corpus(tmp_path_factory) -> Path:
+    return _tiny_corpus(tmp_path_factory.mktemp("tiny") / "corpus")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_corpus: Path) -> Path:
+    out = tiny_corpus.parent / "model"
+    train("recruitment", [str(tiny_corpus)], out, seed=0)
+    return out
 
 
 def test_split_is_fixed_by_group() -> None:
@@ -79,9 +83,8 @@ def test_model_scores_are_probabilities_with_model_evidence(tiny_model: Path) ->
     assert fair.score is not None and result.score is not None and fair.score < result.score
 
 
-def test_training_is_deterministic(tiny_model: Path, tmp_path: Path) -> None:
-    corpus = _tiny_corpus(tmp_path / "corpus")
-    again = train("recruitment", [str(corpus)], tmp_path / "model", seed=0)
+def test_training_is_deterministic(tiny_model: Path, tiny_corpus: Path, tmp_path: Path) -> None:
+    again = train("recruitment", [str(tiny_corpus)], tmp_path / "model", seed=0)
     shipped = json.loads((tiny_model / MANIFEST).read_text())
     assert again["metrics"] == shipped["metrics"] and again["thresholds"] == shipped["thresholds"]
 

@@ -3,13 +3,14 @@
 Follows scikit-learn's contract: ``__init__`` stores parameters, ``fit`` learns and returns ``self``,
 learned state ends in ``_``. Inputs are texts and, per text, the rule detector's indicator features.
 Members:
-- ``lr``: word 1-2 + char_wb 3-5 TF-IDF and rule features, logistic regression (the source of term
-  evidence);
+- ``lr``: word 1-2 + char_wb 3-5 TF-IDF, logistic regression (the source of term evidence);
 - ``knn``: cosine similarity to the nearest positive minus the nearest negative training document
   (reposted scams are near-duplicates of known ones);
 - ``svm``: char 2-6 TF-IDF linear SVM.
-A logistic regression stacked on the members' out-of-fold decisions both weighs them and calibrates
-the result, so ``predict_proba`` means what it says.
+A logistic regression stacked on the members' out-of-fold decisions and on two rule features (how
+many indicators the rules asserted, how many they found only negated, as policy or hypothetical) both
+weighs them and calibrates the result, so ``predict_proba`` means what it says. Rule evidence enters
+at that low-variance layer rather than among hundreds of thousands of text columns, where it overfit.
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from sklearn.svm import LinearSVC
 
 from .text import clean_text
 
-RULE_SCALE = 1.0
+
+def rule_summary(rules: np.ndarray) -> np.ndarray:
+    """Two stacking features from the rule matrix: log1p of asserted and of only-mentioned indicators."""
+    k = rules.shape[1] // 2
+    if k == 0:
+        return np.zeros((rules.shape[0], 2))
+    asserted = rules[:, :k].sum(axis=1)
+    mentioned = rules[:, k:].sum(axis=1)
+    return np.column_stack([np.log1p(asserted), np.log1p(mentioned)])
 
 
 def _word_vectorizer() -> TfidfVectorizer:
@@ -73,8 +82,6 @@ class _Member:
         return self
 
     def _stack(self, mats: list[Any], rules: np.ndarray) -> Any:
-        if self.kind == "lr" and rules.shape[1]:
-            mats = [*mats, sparse.csr_matrix(rules * RULE_SCALE)]
         return sparse.hstack(mats).tocsr()
 
     def matrix(self, texts: Sequence[str], rules: np.ndarray) -> Any:
@@ -128,7 +135,7 @@ class DocumentClassifier:
                 oof[test_idx, m] = member.decision_function(b, r[test_idx])
         self.center_ = oof.mean(axis=0)
         self.scale_ = oof.std(axis=0) + 1e-9
-        z = (oof - self.center_) / self.scale_
+        z = np.hstack([(oof - self.center_) / self.scale_, rule_summary(r)])
         self.calibrator_ = LogisticRegression(C=1.0, max_iter=1000).fit(z, y_arr)
         self.oof_proba_ = self.calibrator_.predict_proba(z)[:, 1]
         self.members_ = [self._new_member(kind).fit(texts, r, y_arr) for kind in self.members]
@@ -143,7 +150,7 @@ class DocumentClassifier:
     def _members_z(self, texts: Sequence[str], rules: np.ndarray | None) -> np.ndarray:
         r = self._rules(rules, len(texts))
         d = np.column_stack([m.decision_function(list(texts), r) for m in self.members_])
-        return np.asarray((d - self.center_) / self.scale_)
+        return np.hstack([(d - self.center_) / self.scale_, rule_summary(r)])
 
     def decision_function(self, texts: Sequence[str], rules: np.ndarray | None = None) -> np.ndarray:
         """The stacked decision value (log-odds before the sigmoid)."""
@@ -154,12 +161,15 @@ class DocumentClassifier:
         return np.asarray(self.calibrator_.predict_proba(self._members_z(texts, rules)))
 
     def get_feature_names_out(self) -> np.ndarray:
-        """Names of the explaining member's columns (words, character n-grams, rule features)."""
+        """Names of the explaining member's columns (words and character n-grams)."""
         lr = self._explainer()
         names = [f"word:{n}" for n in lr.vectorizers_[0].get_feature_names_out()]
         names += [f"char:{n}" for n in lr.vectorizers_[1].get_feature_names_out()]
-        names += [f"rule:{n}" for n in self.rule_feature_names]
         return np.array(names, dtype=object)
+
+    def stack_feature_names(self) -> list[str]:
+        """Names of the stacking layer's inputs, in the order of ``calibrator_.coef_``."""
+        return [f"member:{m}" for m in self.members] + ["rules:asserted_indicators", "rules:mentioned_only"]
 
     def _explainer(self) -> _Member:
         for m in self.members_:

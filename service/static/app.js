@@ -123,19 +123,44 @@
       || cover[0];
   }
 
-  function showDetail(cover, tax) {
-    const box = $("detail");
-    box.replaceChildren();
+  let hideTimer = null;
+
+  function hideDetail() {
+    $("detail").hidden = true;
+  }
+
+  function hideDetailSoon() {
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(() => {
+      const tip = $("detail");
+      if (!tip.matches(":hover") && !(document.activeElement && document.activeElement.matches("mark.hit"))) {
+        hideDetail();
+      }
+    }, 200);
+  }
+
+  // Fill the tooltip with every piece of evidence under the mark and place it just below the mark.
+  function showDetail(mark, cover, tax) {
+    clearTimeout(hideTimer);
+    const tip = $("detail");
     const list = el("ul");
     for (const e of cover) {
       const info = indicatorInfo(tax, e.indicator);
       list.append(el("li", {},
-        el("span", { class: "swatch " + colourClass(info), "aria-hidden": "true" }),
-        el("strong", {}, e.indicator + " " + info.name), " ", el("q", {}, e.text),
-        el("span", { class: "meta" }, " rule " + e.rule + " \u00b7 " + e.assertion + " \u00b7 source " + e.source
+        el("strong", {}, el("span", { class: "swatch " + colourClass(info), "aria-hidden": "true" }),
+          " " + e.indicator + " " + info.name),
+        el("q", {}, e.text),
+        el("span", { class: "meta" }, "rule " + e.rule + " \u00b7 " + e.assertion + " \u00b7 source " + e.source
           + (e.cue ? " \u00b7 cue \u201c" + e.cue + "\u201d" : ""))));
     }
-    box.append(list);
+    tip.replaceChildren(list);
+    tip.hidden = false;
+    const box = tip.parentElement.getBoundingClientRect();
+    const rects = mark.getClientRects();
+    const r = rects.length ? rects[rects.length - 1] : mark.getBoundingClientRect();
+    const width = Math.min(tip.offsetWidth, box.width);
+    tip.style.left = Math.max(0, Math.min(r.left - box.left, box.width - width)) + "px";
+    tip.style.top = (r.bottom - box.top + 6) + "px";
   }
 
   function renderDocument(text, evidence, tax, firstMarks) {
@@ -159,13 +184,16 @@
         class: classes.join(" "),
         tabindex: "0",
         title: seg.cover.map((e) => describe(e, tax)).join("\n"),
+        "aria-describedby": "detail",
         "data-indicator": primary.indicator,
         "data-assertion": primary.assertion,
       }, words);
       if (ending.length) mark.setAttribute("data-label", ending.join(" "));
-      const show = () => showDetail(seg.cover, tax);
+      const show = () => showDetail(mark, seg.cover, tax);
       mark.addEventListener("focus", show);
       mark.addEventListener("mouseenter", show);
+      mark.addEventListener("blur", hideDetailSoon);
+      mark.addEventListener("mouseleave", hideDetailSoon);
       for (const e of seg.cover) {
         if (!firstMarks.has(e.n)) firstMarks.set(e.n, mark);
       }
@@ -251,7 +279,7 @@
     renderLegend(result, tax);
     renderDocument(result.text || "", result.evidence, tax, firstMarks);
     renderEvidenceList(result, tax, firstMarks);
-    $("detail").replaceChildren(el("p", { class: "hint" }, "Details of the highlighted words appear here."));
+    hideDetail();
     $("result").hidden = false;
   }
 
@@ -333,5 +361,9 @@
     $("screen-form").addEventListener("submit", onSubmit);
     $("clear").addEventListener("click", onClear);
     $("file").addEventListener("change", onFileChange);
+    $("detail").addEventListener("mouseleave", hideDetailSoon);
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") hideDetail();
+    });
   });
 })();

@@ -40,8 +40,8 @@ AD = ("Factory workers needed in Malaysia. Urgent! Start next week.\n"
       "Salary 1500 USD per month, free housing. Pay a 500 USD registration fee before travel.\n"
       "We keep your passport for safekeeping during the contract. No recruitment fee is charged to workers "
       "for the medical check.\nContact our agent on WhatsApp only.")
-SUPPLIER_TEXT = ("Workers told auditors that the employer keeps their passports and that overtime is compulsory. "
-                 "Wages are withheld for three months. The company does not charge recruitment fees.")
+SUPPLIER_TEXT = ("Workers told auditors that the employer keeps their passports and that overtime is compulsory.\n"
+                 "Wages are withheld for three months.\nThe company does not charge recruitment fees.")
 SAMPLE = {"recruitment": AD, "supplier": SUPPLIER_TEXT}
 # Small limits, so every limit can be reached cheaply.
 LIMITS = {"max_body_bytes": 64 * 1024, "max_text_chars": 20_000, "max_batch_size": 5}

@@ -21,6 +21,7 @@ def test_screen_json_returns_the_contract_record_with_honest_offsets(client: Tes
     record = r.json()
     assert_contract(record, record["text"])
     assert record["id"] == "doc-1" and record["profile"] == profile and record["text"] == text
+    assert any(e["assertion"] == "asserted" for e in record["evidence"])  # the samples hold indicator wording
     ScreenResult.model_validate(record)  # the documented response schema fits the answer
 
 
@@ -198,15 +199,24 @@ def test_openapi_documents_both_bodies_examples_limits_and_errors(client: TestCl
     schema = client.get("/openapi.json").json()
     post = schema["paths"]["/v1/screen"]["post"]
     assert set(post["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
-    assert {"200", "401", "413", "415", "422", "503"} <= set(post["responses"])
+    assert {"200", "413", "415", "422", "503"} <= set(post["responses"])
     comps = schema["components"]["schemas"]
     assert comps["ScreenRequest"]["examples"] and comps["ScreenResult"]["examples"]
     assert comps["ScreenRequest"]["properties"]["text"]["maxLength"] == settings.max_text_chars
     assert comps["BatchRequest"]["properties"]["documents"]["maxItems"] == settings.max_batch_size
     assert comps["ScreenRequest"]["properties"]["profile"]["enum"] == list(SERVED)
-    assert "X-API-Key" in str(schema["components"]["securitySchemes"])
+    assert "securitySchemes" not in schema["components"] and "security" not in post  # no keys configured
     assert "/docs" not in schema["paths"]
 
 
 def test_head_on_the_page(client: TestClient) -> None:
     assert client.head("/").status_code == 200
+
+
+def test_the_schema_profiles_are_the_engine_profiles() -> None:
+    from typing import get_args
+
+    from screening.taxonomy import PROFILES
+    from service.schemas import Profile
+
+    assert set(get_args(Profile)) == set(PROFILES)

@@ -35,9 +35,14 @@ def v1_calls() -> list[tuple[str, str, dict]]:
     ]
 
 
-def test_every_v1_route_in_the_schema_is_covered(keyed: TestClient) -> None:
-    paths = {p for p in keyed.get("/openapi.json").json()["paths"] if p.startswith("/v1")}
+def test_every_v1_route_in_the_schema_is_covered_and_documents_the_key(keyed: TestClient) -> None:
+    schema = keyed.get("/openapi.json").json()
+    paths = {p for p in schema["paths"] if p.startswith("/v1")}
     assert paths == {path for _, path, _ in v1_calls()}
+    assert "X-API-Key" in str(schema["components"]["securitySchemes"])
+    for path in paths:
+        for operation in schema["paths"][path].values():
+            assert operation["security"] and "401" in operation["responses"]
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs"), v1_calls())

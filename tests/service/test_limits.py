@@ -190,7 +190,7 @@ def test_taxonomy_with_an_unknown_profile_is_422_naming_it(client: TestClient) -
 
 def test_a_profile_that_is_not_served_is_422() -> None:
     served = (SERVED[0],)
-    other = next((p for p in ("supplier", "recruitment") if p not in served))
+    other = next(p for p in ("supplier", "recruitment") if p not in served)
     app = create_app(ServiceSettings(profiles=served))
     c = TestClient(app)  # the check comes before any engine is needed
     assert_error(c.post("/v1/screen", json={"text": AD, "profile": other}), 422, "profile_not_served", other)

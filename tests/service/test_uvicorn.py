@@ -104,6 +104,7 @@ def test_document_text_never_reaches_the_server_log(tmp_path) -> None:
         calls = [
             {"json": {"text": f"{marker}. {AD}", "profile": PROFILE, "id": "x"}},
             {"files": {"file": ("x.pdf", marker.encode())}, "data": {"profile": PROFILE}},
+            {"files": {"file": ("y.pdf", b"%PD" + marker.encode())}, "data": {"profile": PROFILE}},
             {"files": {"file": ("x.txt", marker.encode())}, "data": {"profile": PROFILE}},
             {"json": {"text": marker, "profile": "nonsense"}},
             {"json": {"text": marker * 5000, "profile": PROFILE}},
@@ -112,4 +113,4 @@ def test_document_text_never_reaches_the_server_log(tmp_path) -> None:
             assert httpx.post(f"{base}/v1/screen", timeout=TIMEOUT, **kwargs).status_code < 500
     log = log_path.read_text(errors="replace")
     assert "POST /v1/screen" in log  # the access log is there
-    assert "Qwertyuiop" not in log
+    assert "Qwert" not in log
