@@ -21,6 +21,7 @@ from .taxonomy import CUE_KINDS, Taxonomy
 
 PRECEDENCE: tuple[str, ...] = ("policy", "hypothetical", "negated", "remediated")
 NEGATION_WINDOW = 8
+FRAME_WINDOW = 5
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,10 @@ class AssertionClassifier:
                         ) -> list[tuple[int, int, str]]:
         """``(start, end, status)`` of every sentence, for evidence without a rule span (model evidence).
 
-        Policy, hypothetical and remediation cues anywhere in a sentence set its frame. Single-word
-        negators ("no", "not") are left out: at sentence level they are too often part of the finding
-        itself ("workers had no rest day"); multi-word negation cues ("no evidence of") still count.
+        A sentence is framed by the cues that open it (within its first ``FRAME_WINDOW`` tokens): "We
+        will...", "Our code of conduct prohibits...", "No worker reported...", "The sector carries a risk
+        of...". Cues deeper in a sentence are left to rule spans: a finding often carries them itself
+        ("workers were told they would be deported if they complained", "workers had no rest day").
         """
         cue_list, _ = cues if cues is not None else self._cues(doc)
         out = []
@@ -78,12 +80,12 @@ class AssertionClassifier:
                 k += 1
             found: set[str] = set()
             j = k
-            while j < len(cue_list) and cue_list[j].start < sent.end:
+            opening = min(sent.end, sent.start + FRAME_WINDOW)
+            while j < len(cue_list) and cue_list[j].start < opening:
                 cue = cue_list[j]
                 for kind in PRECEDENCE:
-                    if any(c.startswith(kind + ":") for c in cue.kinds):
-                        if kind != "negated" or cue.end - cue.start >= 2:
-                            found.add(kind)
+                    if any(c == f"{kind}:before" for c in cue.kinds):
+                        found.add(kind)
                 j += 1
             status = next((kind for kind in PRECEDENCE if kind in found), "asserted")
             out.append((sent.start, sent.end, status))

@@ -65,8 +65,12 @@ class IndicatorModels:
         return out
 
     def fit(self, texts: Sequence[str], indicators: Sequence[Sequence[str]], sentences: Sequence[Sequence[str]],
-            rule_hits: np.ndarray) -> IndicatorModels:
-        """Fit on passages; ``rule_hits[i, j]`` is 1 when a rule asserted indicator j in passage i."""
+            rule_hits: np.ndarray, gate: np.ndarray | None = None) -> IndicatorModels:
+        """Fit on passages; ``rule_hits[i, j]`` is 1 when a rule asserted indicator j in passage i.
+
+        ``gate[i]`` says whether the document model (out of fold) would flag passage i; model-raised
+        indicators only count in flagged documents, so thresholds are chosen under the same gate.
+        """
         texts = list(texts)
         counts = {iid: sum(iid in ids for ids in indicators) for iid in self.indicator_ids}
         self.labels_ = tuple(i for i in self.indicator_ids if counts[i] >= MIN_POSITIVES)
@@ -85,12 +89,13 @@ class IndicatorModels:
             owners = np.array(owner)
             for i in test_idx:
                 oof[i] = scores[owners == i].max(axis=0)
+        gate_arr = np.ones(len(texts), dtype=bool) if gate is None else np.asarray(gate, dtype=bool)
         self.thresholds_ = {}
         self.oof_f1_ = {}
         for j, iid in enumerate(self.labels_):
             best_t, best_f1 = 0.5, -1.0
-            for t in np.linspace(0.3, 0.95, 27):
-                pred = (rules[:, j] > 0) | (oof[:, j] >= t)
+            for t in np.round(np.arange(0.1, 0.96, 0.025), 3):
+                pred = (rules[:, j] > 0) | (gate_arr & (oof[:, j] >= t))
                 tp = float((pred & (y[:, j] == 1)).sum())
                 f1 = 2 * tp / (pred.sum() + y[:, j].sum()) if pred.sum() + y[:, j].sum() else 0.0
                 if f1 > best_f1 + 1e-9:

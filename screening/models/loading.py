@@ -23,11 +23,13 @@ def default_engine(profile: str, *, taxonomy: str | Path | None = None, replace_
                    pipeline: str = "blank:en", model: str | Path | None = None, use_model: bool = True) -> Engine:
     """The engine for ``profile``: configured taxonomy, and the given or shipped model if present.
 
-    Without a model folder the transparent rule scorer runs and results say ``"model": null``.
+    Without a model folder the transparent rule scorer runs and results say ``"model": null``. A
+    replaced taxonomy gets no shipped model (that model was trained on the shipped indicators); pass
+    ``model`` explicitly to use one.
     """
     engine = Engine(profile, taxonomy=taxonomy, replace_taxonomy=replace_taxonomy, pipeline=pipeline)
     settings = get_settings()
-    if not use_model or not settings.use_models:
+    if not use_model or not settings.use_models or (replace_taxonomy and not model):
         return engine
     directory = Path(model) if model else settings.model_dir / profile
     if model or (directory / "manifest.json").is_file():

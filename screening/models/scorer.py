@@ -10,7 +10,7 @@ import numpy as np
 
 from ..results import Evidence, IndicatorScore
 from ..scoring import Scored, indicator_strengths, verdict_for
-from ..sentences import Sentence
+from ..sentences import Sentence, candidate_spans
 from ..taxonomy import Taxonomy
 from .artefacts import load_artefact
 from .classifier import DocumentClassifier, term_spans
@@ -44,17 +44,22 @@ class ModelScorer:
         return cls(taxonomy, bundle, manifest)
 
     def _model_indicators(self, text: str, sentences: Sequence[Sentence]) -> list[Evidence]:
-        if self.indicators is None or not sentences:
+        spans = candidate_spans(sentences)
+        if self.indicators is None or not spans:
             return []
-        texts = [text[s.start : s.end] for s in sentences]
-        probs = self.indicators.predict_sentences(texts)
+        probs = self.indicators.predict_sentences([text[a:b] for a, b in spans])
         out = []
         for j, iid in enumerate(self.indicators.labels_):
-            t = self.indicators.thresholds_[iid]
-            for n in np.flatnonzero(probs[:, j] >= t).tolist():
-                s = sentences[n]
-                out.append(Evidence(iid, f"model/{iid}", s.start, s.end, text[s.start : s.end], s.frame, "model",
-                                    float(probs[n, j])))
+            above = np.flatnonzero(probs[:, j] >= self.indicators.thresholds_[iid]).tolist()
+            if not above:
+                continue
+            # One piece of evidence per indicator and region: the best-scoring span, then others apart from it.
+            taken: list[tuple[int, int]] = []
+            for n in sorted(above, key=lambda k: -probs[k, j]):
+                a, b = spans[n]
+                if all(b <= x or a >= y for x, y in taken):
+                    taken.append((a, b))
+                    out.append(Evidence(iid, f"model/{iid}", a, b, text[a:b], "asserted", "model", float(probs[n, j])))
         return out
 
     def _term_evidence(self, text: str, rules: np.ndarray) -> list[Evidence]:
@@ -69,14 +74,16 @@ class ModelScorer:
         """Calibrated score and verdict; indicators from rules and from the indicator models."""
         rules = rule_features(evidence, self.indicator_ids).reshape(1, -1)
         p = float(self.classifier.predict_proba([text], rules)[0, 1])
-        model_ev = self._model_indicators(text, sentences)
+        # Indicator models speak only where the document model flags: their evidence explains a flag.
+        model_ev = self._model_indicators(text, sentences) if p >= self.review else []
+        model_ev = [e for e in model_ev if e.indicator in self.taxonomy.by_id]
         strengths = indicator_strengths(evidence)
         counts: dict[str, tuple[float, int]] = {}
         for iid, (strength, n) in strengths.items():
             if n:
                 counts[iid] = (self.taxonomy.by_id[iid].weight * strength, n)
         for e in model_ev:
-            if e.assertion != "asserted":
+            if e.assertion != "asserted" or e.indicator not in self.taxonomy.by_id:
                 continue
             best, n = counts.get(e.indicator, (0.0, 0))
             counts[e.indicator] = (max(best, e.weight * self.taxonomy.by_id[e.indicator].weight), n + 1)

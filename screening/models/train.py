@@ -13,6 +13,7 @@ import numpy as np
 
 from ..engine import Engine
 from ..results import ScreeningResult
+from ..sentences import candidate_spans
 from .artefacts import save_artefact, sha256_file
 from .classifier import DocumentClassifier
 from .data import LabelledDoc, load_specs
@@ -45,7 +46,7 @@ def _analyse(engine: Engine, docs: Sequence[LabelledDoc]) -> tuple[np.ndarray, l
         row = rule_features(evidence, ids)
         rules.append(row)
         hits.append(row[: len(ids)])
-        sentences.append([d.text[s.start : s.end] for s in sents if s.frame == "asserted"])
+        sentences.append([d.text[a:b] for a, b in candidate_spans(sents)])
     return np.array(rules), sentences, np.array(hits)
 
 
@@ -69,7 +70,8 @@ def train(profile: str, specs: Sequence[str], out: Path, *, engine: Engine | Non
     if any(docs[n].indicators for n in annotated):
         ind_model = IndicatorModels(indicator_ids, seed=seed).fit(
             [texts[n] for n in annotated], [docs[n].indicators for n in annotated],
-            [sentences[n] for n in annotated], hits[annotated])
+            [sentences[n] for n in annotated], hits[annotated],
+            gate=clf.oof_proba_[annotated] >= thresholds["review"])
         progress(f"indicator models for {len(ind_model.labels_)} indicators")
     bundle = {"classifier": clf, "indicators": ind_model, "indicator_ids": indicator_ids}
     oof_flag = clf.oof_proba_ >= thresholds["review"]

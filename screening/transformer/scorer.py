@@ -1,0 +1,177 @@
+"""Scoring stages of the transformer backend: the transformer scorer and the cascade over the fast model.
+
+:class:`TransformerScorer` encodes a document's sentences, raises semantic evidence (rule
+``semantic/<ID>``, ``source: "model"``, the sentence's assertion frame, weight = cosine similarity to
+the nearest prototype, ``cue`` = that prototype) and scores the document with the embedding
+classifier. Only asserted evidence counts toward indicators and score, as for rules.
+
+:class:`CascadeScorer` scores every document with the fast scorer and hands a document to the
+transformer only when the fast score falls in an uncertainty band; a long document in the band sends
+only its top candidate sentences (rule hits first, then the fast indicator models' best sentences).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..models.features import rule_features
+from ..results import Evidence, IndicatorScore
+from ..scoring import Scored, Scorer, indicator_strengths, verdict_for
+from ..sentences import Sentence
+from ..taxonomy import Taxonomy
+from .encoder import SentenceEncoder
+from .featurize import DocView, best_asserted, feature_row, views_of
+from .matcher import SemanticMatcher
+from .train import MAX_SENTENCES, load_transformer, select_sentences
+
+SEMANTIC_RULE = "semantic/"
+# Below review, a gated document keeps its rank but stays under the threshold (as the fast scorer does).
+GATE_FACTOR = 0.99
+
+
+def indicator_scores(taxonomy: Taxonomy, rule_evidence: Sequence[Evidence], model_evidence: Sequence[Evidence]
+                     ) -> tuple[IndicatorScore, ...]:
+    """Indicators from asserted rule evidence and asserted model evidence (weight x indicator weight)."""
+    counts: dict[str, tuple[float, int]] = {}
+    for iid, (strength, n) in indicator_strengths(tuple(rule_evidence)).items():
+        if n and iid in taxonomy.by_id:
+            counts[iid] = (taxonomy.by_id[iid].weight * strength, n)
+    for e in model_evidence:
+        if e.assertion != "asserted" or e.indicator not in taxonomy.by_id:
+            continue
+        best, n = counts.get(e.indicator, (0.0, 0))
+        counts[e.indicator] = (max(best, e.weight * taxonomy.by_id[e.indicator].weight), n + 1)
+    return tuple(sorted((IndicatorScore(iid, taxonomy.by_id[iid].name, s, n) for iid, (s, n) in counts.items()),
+                        key=lambda i: (-i.score, i.id)))
+
+
+class TransformerScorer:
+    """Score with the semantic matcher and the embedding classifier; rule evidence stays in the output."""
+
+    needs_sentences = True
+
+    def __init__(self, taxonomy: Taxonomy, encoder: SentenceEncoder, bundle: dict[str, Any], manifest: dict[str, Any],
+                 *, max_sentences: int | None = MAX_SENTENCES) -> None:
+        self.taxonomy = taxonomy
+        self.encoder = encoder
+        self.matcher: SemanticMatcher = bundle["matcher"]
+        self.classifier = bundle["classifier"]
+        self.indicator_ids: list[str] = list(bundle["indicator_ids"])
+        self.manifest = manifest
+        self.review = float(manifest["thresholds"]["review"])
+        self.high = float(manifest["thresholds"]["high"])
+        self.gate = bool(manifest.get("gate_on_indicators", False))
+        self.max_sentences = max_sentences
+        self.name: str | None = f"{manifest['name']}@{manifest['files']['model.joblib'][:12]}"
+
+    @classmethod
+    def from_dir(cls, taxonomy: Taxonomy, encoder: SentenceEncoder, directory: str | Path,
+                 **settings: Any) -> TransformerScorer:
+        """Load a verified artefact folder built on ``encoder``."""
+        bundle, manifest = load_transformer(directory, encoder)
+        return cls(taxonomy, encoder, bundle, manifest, **settings)
+
+    def view(self, text: str, sentences: Sequence[Sentence]) -> DocView:
+        """Encode the given sentences of ``text``."""
+        return views_of(self.encoder, [text], [list(sentences)])[0]
+
+    def semantic_evidence(self, text: str, view: DocView) -> list[Evidence]:
+        """Whole-sentence evidence for every sentence the matcher places in an indicator."""
+        out = []
+        for m in self.matcher.match(view.embeddings):
+            s = view.sentences[m.sentence]
+            out.append(Evidence(m.indicator, SEMANTIC_RULE + m.indicator, s.start, s.end, text[s.start : s.end],
+                                s.frame, "model", m.similarity, m.prototype))
+        return out
+
+    def probability(self, view: DocView, evidence: Sequence[Evidence]) -> float:
+        """The classifier's probability for a document view and its rule evidence."""
+        scores = (self.matcher.scores(view.embeddings) if len(view.embeddings)
+                  else np.zeros((0, len(self.indicator_ids))))
+        row = feature_row(view, best_asserted(view, scores), rule_features(evidence, self.indicator_ids),
+                          self.encoder.dim)
+        return float(self.classifier.predict_proba(row.reshape(1, -1))[0, 1])
+
+    def score_view(self, text: str, evidence: tuple[Evidence, ...], view: DocView) -> Scored:
+        """Score a document from an already encoded view."""
+        semantic = self.semantic_evidence(text, view)
+        p = self.probability(view, evidence)
+        indicators = indicator_scores(self.taxonomy, evidence, semantic)
+        if self.gate and not indicators:
+            p = min(p, self.review * GATE_FACTOR)
+        return Scored(p, verdict_for(p, self.review, self.high), indicators, tuple(semantic))
+
+    def score(self, text: str, evidence: tuple[Evidence, ...], sentences: Sequence[Sentence] = ()) -> Scored:
+        """Encode the document's sentences (at most ``max_sentences``, rule-bearing first) and score it."""
+        chosen = select_sentences(sentences, evidence, self.max_sentences)
+        return self.score_view(text, evidence, self.view(text, chosen))
+
+
+class CascadeScorer:
+    """The fast scorer for every document; the transformer only where the fast score is uncertain.
+
+    Parameters
+    ----------
+    fast: the engine's scorer (a trained :class:`~screening.models.scorer.ModelScorer`, or the rule scorer).
+    transformer: the transformer scorer.
+    band: ``(low, high)`` fast scores sent to the transformer (``low <= score < high``).
+    blend: weight of the transformer's probability in the final score of a routed document.
+    long_sentences: a routed document with more sentences than this sends only its candidates.
+    top_sentences: how many candidate sentences a long routed document sends.
+    """
+
+    needs_sentences = True
+
+    def __init__(self, taxonomy: Taxonomy, fast: Scorer, transformer: TransformerScorer, *,
+                 band: tuple[float, float] | None = None, blend: float = 0.5, long_sentences: int = 24,
+                 top_sentences: int = 12) -> None:
+        self.taxonomy = taxonomy
+        self.fast = fast
+        self.transformer = transformer
+        self.review = float(getattr(fast, "review", taxonomy.review_threshold))
+        self.high = float(getattr(fast, "high", taxonomy.high_threshold))
+        self.band = band if band is not None else default_band(self.review, self.high)
+        self.blend = blend
+        self.long_sentences = long_sentences
+        self.top_sentences = top_sentences
+        self.gate = bool(getattr(fast, "gate", False))
+        self.name: str | None = f"cascade({fast.name or 'rules'}+{transformer.name})"
+
+    def routes(self, fast_score: float) -> bool:
+        """Whether a document with this fast score goes to the transformer."""
+        return self.band[0] <= fast_score < self.band[1]
+
+    def candidates(self, text: str, evidence: tuple[Evidence, ...], sentences: Sequence[Sentence]) -> list[Sentence]:
+        """All sentences of a short document; the top candidates of a long one."""
+        if len(sentences) <= self.long_sentences:
+            return list(sentences)
+        priority = None
+        models: Any = getattr(self.fast, "indicators", None)
+        if models is not None and len(models.labels_):
+            probs = models.predict_sentences([text[s.start : s.end] for s in sentences])
+            priority = probs.max(axis=1) if probs.size else None
+        return select_sentences(sentences, evidence, self.top_sentences, priority)
+
+    def score(self, text: str, evidence: tuple[Evidence, ...], sentences: Sequence[Sentence] = ()) -> Scored:
+        """Fast score; for documents in the band, blended with the transformer's, evidence merged."""
+        fast = self.fast.score(text, evidence, sentences)
+        if not self.routes(fast.score):
+            return fast
+        view = self.transformer.view(text, self.candidates(text, evidence, sentences))
+        semantic = self.transformer.semantic_evidence(text, view)
+        p_t = self.transformer.probability(view, evidence)
+        p = self.blend * p_t + (1.0 - self.blend) * fast.score
+        model_evidence = [e for e in fast.evidence if e.source == "model"] + semantic
+        indicators = indicator_scores(self.taxonomy, evidence, model_evidence)
+        if self.gate and not indicators:
+            p = min(p, self.review * GATE_FACTOR)
+        return Scored(p, verdict_for(p, self.review, self.high), indicators, fast.evidence + tuple(semantic))
+
+
+def default_band(review: float, high: float) -> tuple[float, float]:
+    """The default uncertainty band around the review threshold: from 60% of it to halfway to ``high``."""
+    return round(review * 0.6, 4), round(review + (high - review) / 2, 4)
