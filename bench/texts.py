@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import random
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-
-from screening.models.data import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 WORD = re.compile(r"\S+")
@@ -24,6 +25,35 @@ SHORT_MAX_WORDS = 150
 LONG_WORDS = 5_000
 LONG_DOCS = 12
 SEED = 7
+
+
+@dataclass(frozen=True)
+class Record:
+    """One corpus record (read here without importing ``screening``, so reference points stay bare)."""
+
+    text: str
+    label: int
+    group: str
+    split: str
+
+
+def split_of(group: str) -> str:
+    """The record's fixed split, by the rule of ``screening.models.data.split_of``."""
+    bucket = int(hashlib.sha256(group.encode("utf-8")).hexdigest()[:8], 16) % 20
+    return "train" if bucket < 14 else "dev" if bucket < 17 else "test"
+
+
+def corpus(name: str) -> list[Record]:
+    """All records of ``corpora/<name>``, files in name order, as the project's loader reads them."""
+    out = []
+    for path in sorted((ROOT / "corpora" / name).glob("*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                row = json.loads(line)
+                group = str(row.get("group") or row.get("id") or f"{path.stem}:{n}")
+                label = int(row["label"]) if row.get("label") not in (None, "") else int(bool(row.get("labels")))
+                out.append(Record(row["text"], label, group, split_of(group)))
+    return out
 
 
 def words(text: str) -> int:
@@ -40,7 +70,7 @@ def _example_ads() -> list[str]:
 def short_ads() -> list[str]:
     """Ads of roughly 100 words (90 to 150, whole records only; longer joins are left out)."""
     groups: dict[str, list[str]] = {}
-    for doc in load_spec(str(ROOT / "corpora" / "recruitment") + "@all", None):
+    for doc in corpus("recruitment"):
         groups.setdefault(doc.group, []).append(doc.text)
     groups["examples"] = _example_ads()
     ads = []
@@ -57,7 +87,7 @@ def short_ads() -> list[str]:
 
 
 def _supplier_passages() -> list[str]:
-    return [d.text for d in load_spec(str(ROOT / "corpora" / "supplier") + "@all", None)]
+    return [d.text for d in corpus("supplier")]
 
 
 def _passage_stream(seed: int) -> Iterator[str]:

@@ -59,9 +59,7 @@ def _tfidf_lr(profile: str) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from screening.models.data import load_spec
-
-    docs = load_spec(str(T.ROOT / "corpora" / profile) + "@train", None)
+    docs = [r for r in T.corpus(profile) if r.split == "train"]
     texts = [d.text for d in docs]
     y = [d.label for d in docs]
     vecs = [TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2),

@@ -198,3 +198,14 @@ def test_aims_statement_sentences_are_rarely_flagged() -> None:
     flagged = sum(r.verdict != "low" for r in results) / len(results)
     asserted = sum(bool(r.indicators) for r in results) / len(results)
     assert flagged < 0.03 and asserted < 0.03, (flagged, asserted)
+
+
+@pytest.mark.slow
+@needs_shipped
+def test_retraining_the_supplier_model_reproduces_the_shipped_manifest(tmp_path: Path, monkeypatch) -> None:
+    shipped = json.loads((SHIPPED / "supplier" / MANIFEST).read_text())
+    monkeypatch.chdir(ROOT)  # the manifest records data specs relative to the project root
+    again = train("supplier", ["corpora/supplier"], tmp_path / "supplier", seed=0)
+    assert again["metrics"] == shipped["metrics"]
+    assert again["thresholds"] == shipped["thresholds"]
+    assert again["data"] == shipped["data"]

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 BACKENDS: tuple[str, ...] = ("fast", "transformer", "cascade")
-_ENCODER_SETTINGS = ("precision", "batch_size", "max_length")
+_ENCODER_SETTINGS = ("precision", "batch_size", "max_length", "threads")
 _TRANSFORMER_SETTINGS = ("max_sentences",)
 _CASCADE_SETTINGS = ("band", "blend", "long_sentences", "top_sentences")
 _FIT_SETTINGS = ("corpus", "extra", "seed")
@@ -68,7 +68,7 @@ def build_scorer(engine: Engine, backend: str, encoder_path: str | Path | None =
     """The scoring stage of ``backend`` for ``engine`` (the engine is not changed).
 
     Settings: ``model_dir`` (saved transformer artefact), ``precision`` (``auto``/``bf16``/``fp32``),
-    ``batch_size``, ``max_length``, ``max_sentences``; for the cascade ``band`` (``(low, high)`` fast
+    ``batch_size``, ``max_length``, ``threads``, ``max_sentences``; for the cascade ``band`` (``(low, high)`` fast
     scores sent to the transformer), ``blend``, ``long_sentences``, ``top_sentences``; for fitting
     without a saved artefact ``corpus``, ``extra``, ``seed``.
     """

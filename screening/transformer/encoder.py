@@ -208,11 +208,12 @@ class SentenceEncoder:
 
 
 def load_encoder(path: str | Path | None = None, *, precision: str = "auto", batch_size: int = 32,
-                 max_length: int = 128) -> SentenceEncoder:
+                 max_length: int = 128, threads: int | None = None) -> SentenceEncoder:
     """Verify and load an encoder folder (default: the shipped MiniLM), offline, on CPU.
 
     ``precision``: ``"auto"`` (bf16 autocast where the CPU supports it natively, else fp32),
-    ``"bf16"`` or ``"fp32"``.
+    ``"bf16"`` or ``"fp32"``. ``threads`` caps torch's intra-op threads (default: torch's choice,
+    one per core), e.g. when several worker processes share the cores.
     """
     if precision not in PRECISIONS:
         raise ModelError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}", code="usage")
@@ -222,6 +223,8 @@ def load_encoder(path: str | Path | None = None, *, precision: str = "auto", bat
     torch, transformers = require_transformers()
     folder = Path(path) if path is not None else shipped_encoder_path()
     name, files = verify_encoder(folder)
+    if threads is not None:
+        torch.set_num_threads(max(1, threads))
     if precision == "auto":
         precision = "bf16" if bf16_supported(torch) else "fp32"
     hf_logging = transformers.utils.logging

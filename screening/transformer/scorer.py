@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ModelError
 from ..models.features import rule_features
 from ..results import Evidence, IndicatorScore
 from ..scoring import Scored, Scorer, indicator_strengths, verdict_for
@@ -61,6 +62,10 @@ class TransformerScorer:
         self.matcher: SemanticMatcher = bundle["matcher"]
         self.classifier = bundle["classifier"]
         self.indicator_ids: list[str] = list(bundle["indicator_ids"])
+        if self.indicator_ids != [i.id for i in taxonomy.indicators]:
+            raise ModelError(f"{manifest.get('name')}: built for indicators {', '.join(self.indicator_ids)}, but the "
+                             "taxonomy has others; refit the transformer backend for this taxonomy",
+                             code="model_incompatible")
         self.manifest = manifest
         self.review = float(manifest["thresholds"]["review"])
         self.high = float(manifest["thresholds"]["high"])

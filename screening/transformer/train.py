@@ -96,9 +96,13 @@ def document_rows(matcher: SemanticMatcher, views: Sequence[DocView], evidence: 
 
 def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | Path | None = None,
                     extra: Sequence[str] = (), seed: int = 0, c: float = 0.05, k: int = 30, temperature: float = 0.1,
-                    max_sentences: int | None = MAX_SENTENCES, progress: Callable[[str], None] = log.info
-                    ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fit the matcher and the classifier of ``engine``'s profile; returns ``(bundle, manifest)`` unsaved."""
+                    max_sentences: int | None = MAX_SENTENCES, extra_max_sentences: int | None = 16,
+                    progress: Callable[[str], None] = log.info) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fit the matcher and the classifier of ``engine``'s profile; returns ``(bundle, manifest)`` unsaved.
+
+    ``extra`` data specs (EMSCAD-style sets without indicator labels) feed the classifier only, each
+    document encoded by at most ``extra_max_sentences`` sentences (rule-bearing first) to bound cost.
+    """
     profile = engine.profile
     folder = Path(corpus) if corpus is not None else default_corpus(profile)
     if not folder.is_dir():
@@ -110,7 +114,10 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
     extra_docs = load_specs(extra, "train") if extra else []
     docs = train_docs + dev_docs + extra_docs
     progress(f"encoding {len(docs)} documents for the {profile} transformer backend with {encoder.info.name}")
-    evidence, sentences = _analyse(engine, docs, max_sentences)
+    evidence, sentences = _analyse(engine, train_docs + dev_docs, max_sentences)
+    extra_evidence, extra_sentences = _analyse(engine, extra_docs, extra_max_sentences)
+    evidence += extra_evidence
+    sentences += extra_sentences
     views = views_of(encoder, [d.text for d in docs], sentences)
     n_train, n_dev = len(train_docs), len(dev_docs)
     passages = [_passage(v, d) for v, d in zip(views, docs, strict=True)]
@@ -135,6 +142,7 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
         "gate_on_indicators": gate,
         "encoder": encoder.info.to_dict(),
         "params": {"c": c, "k": k, "temperature": temperature, "seed": seed, "max_sentences": max_sentences,
+                   "extra_max_sentences": extra_max_sentences,
                    "semantic_thresholds": matcher.thresholds_},
         "taxonomy": {"version": engine.taxonomy.version, "sha256": engine.taxonomy.sha256},
         "data": {"train": _data_hash([str(folder), *extra]), "n_train": len(fit_idx), "positives": int(y.sum()),
