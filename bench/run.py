@@ -42,7 +42,7 @@ import load  # noqa: E402
 import texts as T  # noqa: E402
 from procs import run_child  # noqa: E402
 
-CONFIGS = ("floor", "pipeline", "rules", "default", "tfidf_lr", "tfidf_lr_batch", "transformer")
+CONFIGS = ("floor", "pipeline", "rules", "default", "tfidf_lr", "tfidf_lr_batch", "transformer", "cascade")
 LABELS = {
     "floor": 'bare tokenisation, `spacy.blank("en")` (the floor)',
     "pipeline": "engine's spaCy pipeline only (tokens, sentences, lemmas)",
@@ -50,7 +50,8 @@ LABELS = {
     "default": "**default pipeline**: rules + assertion + trained model + evidence",
     "tfidf_lr": "plain TF-IDF + logistic regression, no evidence (one call per doc)",
     "tfidf_lr_batch": "plain TF-IDF + logistic regression, all docs in one call",
-    "transformer": "transformer backend",
+    "transformer": "transformer backend (`attach_backend(engine, \"transformer\")`)",
+    "cascade": "cascade backend (fast model, transformer for the uncertain band)",
 }
 TARGETS = {"short_docs_per_s": 1000.0, "short_floor_ratio": 0.5, "mb_seconds": 2.0, "cli_rss_mb": 500.0,
            "service_p99_ms_c16": 50.0}
@@ -180,8 +181,9 @@ def _throughput_table(rows: list[dict[str, Any]], which: str) -> list[str]:
             why = r.get("skipped") or r.get("error", "not measured")
             lines.append(f"| {label} | – | not measured: {why} | | | | | {_fmt(r.get('child_maxrss_mb'))} |")
             continue
-        model = r.get("model") if r["config"] in ("default", "transformer") else "–"
-        if r["config"] in ("default", "transformer") and model is None:
+        scored = r["config"] in ("default", "transformer", "cascade")
+        model = r.get("model") if scored else "–"
+        if scored and model is None:
             model = "null (no model: rule scorer)"
         lines.append(f"| {label} | {model} | {_fmt(r['docs_per_s'])} | {_fmt(r['words_per_s'], 0)} | "
                      f"{_fmt(r['ms_per_doc'], 2)} | {_fmt(r['docs_per_cpu_s'])} | {_fmt(r.get('floor_ratio'), 3)} | "

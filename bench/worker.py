@@ -6,7 +6,7 @@ Run by ``bench/run.py`` (which reads this process's peak RSS from outside with `
     python bench/worker.py scaling [--sizes 10000,...] [--budget S]
     python bench/worker.py profile SET
 
-CONFIG: floor | pipeline | rules | default | tfidf_lr | tfidf_lr_batch | transformer
+CONFIG: floor | pipeline | rules | default | tfidf_lr | tfidf_lr_batch | transformer | cascade
 SET: short (recruitment ads, recruitment profile) | long (supplier documents, supplier profile)
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import inspect
 import json
 import os
 import resource
@@ -73,6 +72,26 @@ def _tfidf_lr(profile: str) -> Any:
     return predict
 
 
+def _transformer(backend: str, profile: str) -> tuple[Callable[[str], Any] | None, dict[str, Any]]:
+    """The transformer (or cascade) backend when installed and saved; otherwise why it is not measured."""
+    if importlib.util.find_spec("screening.transformer") is None:
+        return None, {"skipped": "no screening.transformer module in this checkout"}
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
+        return None, {"skipped": "torch or transformers is not installed"}
+    try:
+        from screening.transformer.backend import attach_backend, default_model_dir
+    except ImportError as exc:
+        return None, {"skipped": f"screening.transformer.backend has no attach_backend yet ({exc})"}
+    if not (default_model_dir(profile) / "manifest.json").is_file():
+        return None, {"skipped": f"no saved transformer model in models/{profile}/transformer (fitting one "
+                                 "inside the run takes minutes)"}
+    try:
+        engine = attach_backend(_engine(profile, True), backend)
+    except Exception as exc:  # report why, do not fail the suite
+        return None, {"skipped": f"{backend} backend did not load: {type(exc).__name__}: {exc}"[:300]}
+    return _screen_fn(engine), {"model": engine.info.model, "profile": profile}
+
+
 def build(config: str, which: str) -> tuple[Callable[[str], Any] | None, dict[str, Any]]:
     """The per-document function of a configuration, and what was measured (model, notes)."""
     profile = PROFILE[which]
@@ -92,20 +111,8 @@ def build(config: str, which: str) -> tuple[Callable[[str], Any] | None, dict[st
     if config == "tfidf_lr":
         predict = _tfidf_lr(profile)
         return (lambda text: predict([text])), {"profile": profile, "what": "one predict_proba call per document"}
-    if config == "transformer":
-        if importlib.util.find_spec("screening.transformer") is None:
-            return None, {"skipped": "no screening.transformer module in this checkout"}
-        if importlib.util.find_spec("torch") is None:
-            return None, {"skipped": "torch is not installed"}
-        from screening.models.loading import default_engine
-
-        if "backend" not in inspect.signature(default_engine).parameters:
-            return None, {"skipped": "screening.transformer exists but default_engine() takes no backend= yet"}
-        try:
-            engine = default_engine(profile, backend="transformer")  # type: ignore[call-arg]
-        except Exception as exc:  # report why, do not fail the suite
-            return None, {"skipped": f"transformer backend did not load: {type(exc).__name__}: {exc}"[:300]}
-        return _screen_fn(engine), {"model": engine.info.model, "profile": profile}
+    if config in ("transformer", "cascade"):
+        return _transformer(config, profile)
     raise SystemExit(f"unknown config {config!r}")
 
 

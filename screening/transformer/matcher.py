@@ -198,8 +198,12 @@ class SemanticMatcher:
 
     def match(self, embeddings: np.ndarray) -> list[Match]:
         """Sentences at or above an indicator's threshold, with their nearest prototype."""
+        return self.score_and_match(embeddings)[1]
+
+    def score_and_match(self, embeddings: np.ndarray) -> tuple[np.ndarray, list[Match]]:
+        """:meth:`scores` and :meth:`match` in one pass over the prototypes."""
         if not len(embeddings):
-            return []
+            return np.zeros((0, len(self.indicator_ids)), dtype=np.float32), []
         scores, nearest, similarity = self._scores(embeddings)
         out = []
         for j, iid in enumerate(self.indicator_ids):
@@ -209,4 +213,4 @@ class SemanticMatcher:
             for n in np.flatnonzero(scores[:, j] >= t).tolist():
                 out.append(Match(n, iid, float(scores[n, j]), float(similarity[n, j]),
                                  self.prototype_texts_[nearest[n, j]]))
-        return out
+        return scores, out

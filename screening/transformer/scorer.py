@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from ..errors import ModelError
 from ..models.features import rule_features
@@ -72,6 +72,7 @@ class TransformerScorer:
         self.gate = bool(manifest.get("gate_on_indicators", False))
         self.max_sentences = max_sentences
         self.name: str | None = f"{manifest['name']}@{manifest['files']['model.joblib'][:12]}"
+        self._threadpools = ThreadpoolController()
 
     @classmethod
     def from_dir(cls, taxonomy: Taxonomy, encoder: SentenceEncoder, directory: str | Path,
@@ -84,31 +85,32 @@ class TransformerScorer:
         """Encode the given sentences of ``text``."""
         return views_of(self.encoder, [text], [list(sentences)])[0]
 
-    def semantic_evidence(self, text: str, view: DocView) -> list[Evidence]:
-        """Whole-sentence evidence for every sentence the matcher places in an indicator."""
-        out = []
-        for m in self.matcher.match(view.embeddings):
-            s = view.sentences[m.sentence]
-            out.append(Evidence(m.indicator, SEMANTIC_RULE + m.indicator, s.start, s.end, text[s.start : s.end],
-                                s.frame, "model", m.similarity, m.prototype))
-        return out
+    def assess(self, text: str, evidence: Sequence[Evidence], view: DocView) -> tuple[tuple[Evidence, ...], float]:
+        """Semantic evidence and the classifier's probability for an encoded document.
 
-    def probability(self, view: DocView, evidence: Sequence[Evidence]) -> float:
-        """The classifier's probability for a document view and its rule evidence."""
-        scores = (self.matcher.scores(view.embeddings) if len(view.embeddings)
-                  else np.zeros((0, len(self.indicator_ids))))
-        row = feature_row(view, best_asserted(view, scores), rule_features(evidence, self.indicator_ids),
-                          self.encoder.dim)
-        return float(self.classifier.predict_proba(row.reshape(1, -1))[0, 1])
+        Whole-sentence evidence for every sentence the matcher places in an indicator, in the sentence's
+        frame; the probability from the document's feature row. The matrices are small, so one thread.
+        """
+        with self._threadpools.limit(limits=1):
+            scores, matches = self.matcher.score_and_match(view.embeddings)
+            semantic = tuple(
+                Evidence(m.indicator, SEMANTIC_RULE + m.indicator, view.sentences[m.sentence].start,
+                         view.sentences[m.sentence].end,
+                         text[view.sentences[m.sentence].start : view.sentences[m.sentence].end],
+                         view.sentences[m.sentence].frame, "model", m.similarity, m.prototype)
+                for m in matches)
+            row = feature_row(view, best_asserted(view, scores), rule_features(evidence, self.indicator_ids),
+                              self.encoder.dim)
+            p = float(self.classifier.predict_proba(row.reshape(1, -1))[0, 1])
+        return semantic, p
 
     def score_view(self, text: str, evidence: tuple[Evidence, ...], view: DocView) -> Scored:
         """Score a document from an already encoded view."""
-        semantic = self.semantic_evidence(text, view)
-        p = self.probability(view, evidence)
+        semantic, p = self.assess(text, evidence, view)
         indicators = indicator_scores(self.taxonomy, evidence, semantic)
         if self.gate and not indicators:
             p = min(p, self.review * GATE_FACTOR)
-        return Scored(p, verdict_for(p, self.review, self.high), indicators, tuple(semantic))
+        return Scored(p, verdict_for(p, self.review, self.high), indicators, semantic)
 
     def score(self, text: str, evidence: tuple[Evidence, ...], sentences: Sequence[Sentence] = ()) -> Scored:
         """Encode the document's sentences (at most ``max_sentences``, rule-bearing first) and score it."""
@@ -167,14 +169,13 @@ class CascadeScorer:
         if not self.routes(fast.score):
             return fast
         view = self.transformer.view(text, self.candidates(text, evidence, sentences))
-        semantic = self.transformer.semantic_evidence(text, view)
-        p_t = self.transformer.probability(view, evidence)
+        semantic, p_t = self.transformer.assess(text, evidence, view)
         p = self.blend * p_t + (1.0 - self.blend) * fast.score
-        model_evidence = [e for e in fast.evidence if e.source == "model"] + semantic
+        model_evidence = [e for e in fast.evidence if e.source == "model"] + list(semantic)
         indicators = indicator_scores(self.taxonomy, evidence, model_evidence)
         if self.gate and not indicators:
             p = min(p, self.review * GATE_FACTOR)
-        return Scored(p, verdict_for(p, self.review, self.high), indicators, fast.evidence + tuple(semantic))
+        return Scored(p, verdict_for(p, self.review, self.high), indicators, fast.evidence + semantic)
 
 
 def default_band(review: float, high: float) -> tuple[float, float]:

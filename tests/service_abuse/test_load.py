@@ -3,8 +3,10 @@
 - Load: a short ramp of concurrent keep-alive clients finds the highest rate answered with zero errors and a
   99th-percentile latency under 1 s, then ``SCREENING_LOAD_SECONDS`` (60) seconds are run at 80% of it, paced;
   every answer must be a 200.
-- Soak: ``SCREENING_SOAK_REQUESTS`` (100,000) requests of a realistic mix; the server's resident memory is
-  sampled every 5% of them, and must stay within 10% of the warm state (after the first 10%).
+- Soak: ``SCREENING_SOAK_REQUESTS`` requests of a realistic mix (unique texts, batches, health checks, 422s);
+  the server's resident memory is sampled every 5% of them and must stay within 10% of the warm state (after
+  the first 10%). The default, 20,000, keeps ``make test`` to minutes; the issue's soak is
+  ``SCREENING_SOAK_REQUESTS=100000 pytest tests/service_abuse/test_load.py -s``.
 
 Client and server share the machine, so the rates are a floor for the service, not a ceiling.
 """
@@ -24,7 +26,7 @@ from .conftest import PROFILE, Server
 
 pytestmark = pytest.mark.slow
 LOAD_SECONDS = float(os.environ.get("SCREENING_LOAD_SECONDS", "60"))
-SOAK_REQUESTS = int(os.environ.get("SCREENING_SOAK_REQUESTS", "100000"))
+SOAK_REQUESTS = int(os.environ.get("SCREENING_SOAK_REQUESTS", "20000"))
 SENTENCES = (
     "Workers said the employer keeps their passports.",
     "Overtime is compulsory and wages are withheld for three months.",
