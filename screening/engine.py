@@ -145,6 +145,11 @@ class Engine:
         """Screen one text and return its result (raises :class:`ScreeningError` on bad input)."""
         if not isinstance(text, str):
             raise ScreeningError(f"text must be a string, got {type(text).__name__}", code="invalid_text")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ScreeningError("text holds lone surrogate code points; it is not valid Unicode text",
+                                 code="invalid_text") from None
         needs_sentences = getattr(self.scorer, "needs_sentences", False)
         evidence, sentences = self.analyse(text, sentences=needs_sentences)
         scored = self.scorer.score(text, evidence, sentences)

@@ -65,6 +65,8 @@ def decode_text(data: bytes) -> tuple[str, str]:
         pass
     from charset_normalizer import from_bytes
 
+    logging.getLogger("charset_normalizer").setLevel(logging.WARNING)
+
     best = from_bytes(data).best()
     if best is None or best.encoding is None:
         raise IngestError("text is not valid UTF-8 and no other encoding fits", code="undecodable")
@@ -79,8 +81,12 @@ def normalise_text(text: str) -> str:
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML page, without scripts, styles and navigation, one block per line."""
     from bs4 import BeautifulSoup
+    from bs4.exceptions import ParserRejectedMarkup
 
-    soup = BeautifulSoup(markup, "html.parser")
+    try:
+        soup = BeautifulSoup(markup, "html.parser")
+    except ParserRejectedMarkup:
+        raise IngestError("HTML cannot be parsed", code="unreadable_html") from None
     for tag in soup.find_all(_DROP_TAGS):
         tag.decompose()
     for tag in soup.find_all(_BLOCK_TAGS):

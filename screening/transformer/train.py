@@ -95,8 +95,9 @@ def document_rows(matcher: SemanticMatcher, views: Sequence[DocView], evidence: 
 
 
 def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | Path | None = None,
-                    extra: Sequence[str] = (), seed: int = 0, c: float = 0.05, k: int = 30, temperature: float = 0.1,
-                    max_sentences: int | None = MAX_SENTENCES, extra_max_sentences: int | None = 16,
+                    extra: Sequence[str] = (), seed: int = 0, c: float = 3.0, c_embedding: float = 0.1, k: int = 30,
+                    temperature: float = 0.1, max_sentences: int | None = MAX_SENTENCES,
+                    extra_max_sentences: int | None = 16,
                     progress: Callable[[str], None] = log.info) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit the matcher and the classifier of ``engine``'s profile; returns ``(bundle, manifest)`` unsaved.
 
@@ -129,7 +130,8 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
     groups = [docs[n].group if n < n_train else None for n in fit_idx]
     x = document_rows(matcher, [views[n] for n in fit_idx], [evidence[n] for n in fit_idx], ids, encoder.dim, groups)
     y = np.array([docs[n].label for n in fit_idx])
-    clf = EmbeddingClassifier(c=c, seed=seed, feature_names=feature_names(ids, encoder.dim)).fit(x, y)
+    clf = EmbeddingClassifier(encoder.dim, c_embedding=c_embedding, c=c, seed=seed,
+                              feature_names=feature_names(ids, encoder.dim)).fit(x, y)
     thresholds = choose_thresholds(y, clf.oof_proba_)
     gate = GATE_DEFAULT.get(profile, False)
     bundle = {"matcher": matcher, "classifier": clf, "indicator_ids": ids}
@@ -141,7 +143,8 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
         "thresholds": thresholds,
         "gate_on_indicators": gate,
         "encoder": encoder.info.to_dict(),
-        "params": {"c": c, "k": k, "temperature": temperature, "seed": seed, "max_sentences": max_sentences,
+        "params": {"c": c, "c_embedding": c_embedding, "k": k, "temperature": temperature, "seed": seed,
+                   "max_sentences": max_sentences,
                    "extra_max_sentences": extra_max_sentences,
                    "semantic_thresholds": matcher.thresholds_},
         "taxonomy": {"version": engine.taxonomy.version, "sha256": engine.taxonomy.sha256},

@@ -167,6 +167,6 @@ class ServiceUnderAbuse(RuleBasedStateMachine):
 def test_no_sequence_of_requests_breaks_the_service(client: Any) -> None:
     ServiceUnderAbuse.client = client
     runner = ServiceUnderAbuse.TestCase
-    runner.settings = settings(max_examples=30, stateful_step_count=15, deadline=None, database=None,
+    runner.settings = settings(max_examples=100, stateful_step_count=20, deadline=None, database=None,
                                derandomize=True, suppress_health_check=list(HealthCheck))
     runner().runTest()
