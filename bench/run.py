@@ -56,6 +56,7 @@ LABELS = {
 TARGETS = {"short_docs_per_s": 1000.0, "short_floor_ratio": 0.5, "mb_seconds": 2.0, "cli_rss_mb": 500.0,
            "service_p99_ms_c16": 50.0}
 EXPONENT = (0.9, 1.1)
+CLI_ADS = 100
 
 
 def child_env(pythonpath: str | None) -> dict[str, str]:
@@ -134,7 +135,7 @@ def cli(env: dict[str, str], jobs: list[int]) -> list[dict[str, Any]]:
     exe = str(Path(sys.executable).parent / "screening")
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-ads-") as folder:
-        ads = T.short_ads()
+        ads = T.short_ads()[:CLI_ADS]
         for n, text in enumerate(ads):
             Path(folder, f"ad-{n:04d}.txt").write_text(text, encoding="utf-8")
         for j in jobs:
@@ -325,7 +326,7 @@ def main() -> None:
         res["throughput"] = throughput(env, seconds)
     if "scaling" in parts:
         sizes = "10000,30000,100000,300000,1000000" if a.quick else "10000,30000,100000,300000,1000000,3000000,10000000"
-        res["scaling"] = scaling(env, sizes, 60 if a.quick else 200)
+        res["scaling"] = scaling(env, sizes, 60 if a.quick else 150)
     if "service" in parts:
         res["service"] = service(env, 4 if a.quick else 10, 300 if a.quick else 3000)
     if "cli" in parts:

@@ -73,7 +73,7 @@ def short_ads() -> list[str]:
     for doc in corpus("recruitment"):
         groups.setdefault(doc.group, []).append(doc.text)
     groups["examples"] = _example_ads()
-    ads = []
+    ads: list[str] = []
     for texts in groups.values():
         current: list[str] = []
         for t in texts:
@@ -83,6 +83,7 @@ def short_ads() -> list[str]:
                 if n <= SHORT_MAX_WORDS:
                     ads.append("\n\n".join(current))
                 current = []
+    random.Random(SEED).shuffle(ads)  # deceptive and legitimate ads mixed, so any prefix is representative
     return ads
 
 

@@ -9,7 +9,7 @@ sentence. Where cues of several kinds apply, the strongest frame wins.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from spacy.language import Language
@@ -101,12 +101,16 @@ class AssertionClassifier:
         for s in doc.sents:
             bounds[s.start] = s.end
         starts = sorted(bounds)
+        cue_starts = [c.start for c in cue_list]
         out: list[tuple[str, tuple[int, int] | None]] = []
         for hit in hits:
             s_start = starts[bisect_right(starts, hit.start) - 1]
             sent = range(s_start, bounds[s_start])
             found: dict[str, tuple[int, _Cue]] = {}
-            for cue in cue_list:
+            # Only the cues of the hit's own sentence (cues never cross sentences): linear in document size.
+            lo = bisect_left(cue_starts, sent.start)
+            hi = bisect_left(cue_starts, sent.stop)
+            for cue in cue_list[lo:hi]:
                 if cue.end <= sent.start or cue.start >= sent.stop:
                     continue
                 if cue.end <= hit.start:
