@@ -7,6 +7,7 @@ once and reuse it. The CLI, the service and batch runs are thin shells around it
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,13 @@ from spacy.tokens import Doc
 from . import __version__
 from .assertion import AssertionClassifier
 from .detect import RuleDetector
-from .errors import ScreeningError
-from .ingest import Document
+from .errors import DocumentTimeoutError, DocumentTooLargeError, ScreeningError
+from .ingest import Document, clean_id
 from .nlp import BLANK, build_nlp
 from .results import EngineInfo, Evidence, ScreeningResult, error_result
 from .scoring import RuleScorer, Scorer
 from .sentences import Sentence
+from .settings import get_settings
 from .taxonomy import PROFILES, Taxonomy, extend_taxonomy, load_taxonomy, load_taxonomy_file
 
 log = logging.getLogger(__name__)
@@ -65,24 +67,29 @@ class Engine:
         replace_taxonomy: bool = False,
         scorer: Scorer | None = None,
         pipeline: str = BLANK,
+        taxonomy_sha256: str | None = None,
     ) -> None:
         if profile not in PROFILES and taxonomy is None:
             from .errors import ProfileError
 
             raise ProfileError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
         self.profile = profile
-        self.taxonomy = self._taxonomy(profile, taxonomy, replace_taxonomy)
+        self.taxonomy = self._taxonomy(profile, taxonomy, replace_taxonomy, taxonomy_sha256)
         self.nlp = build_nlp(pipeline)
         self.detector = RuleDetector(self.nlp, self.taxonomy)
         self.assertion = AssertionClassifier(self.nlp, self.taxonomy)
         self.scorer: Scorer = scorer if scorer is not None else RuleScorer(self.taxonomy)
         self.info = EngineInfo(__version__, self.taxonomy.version, self.scorer.name)
+        settings = get_settings()
+        self.max_chars = settings.max_chars
+        self.max_seconds = settings.max_seconds
 
     @staticmethod
-    def _taxonomy(profile: str, taxonomy: str | Path | Taxonomy | None, replace: bool) -> Taxonomy:
+    def _taxonomy(profile: str, taxonomy: str | Path | Taxonomy | None, replace: bool,
+                  sha256: str | None) -> Taxonomy:
         if taxonomy is None:
             return load_taxonomy(profile)
-        user = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy_file(taxonomy)
+        user = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy_file(taxonomy, sha256)
         if replace or profile not in PROFILES:
             return user
         return extend_taxonomy(load_taxonomy(profile), user)
@@ -125,16 +132,25 @@ class Engine:
             )
         return out
 
-    def analyse(self, text: str, *, sentences: bool = False) -> tuple[tuple[Evidence, ...], list[Sentence]]:
-        """Rule evidence with assertion status (and, if asked, sentences with their frames)."""
+    def analyse(self, text: str, *, sentences: bool = False,
+                deadline: float | None = None) -> tuple[tuple[Evidence, ...], list[Sentence]]:
+        """Rule evidence with assertion status (and, if asked, sentences with their frames).
+
+        ``deadline`` (a ``time.monotonic()`` value) is checked between chunks. The strings spaCy adds to
+        its vocabulary for this text are freed afterwards (a memory zone), so a long-running process does
+        not grow with every new word it reads; nothing spaCy-owned is kept past the zone.
+        """
         evidence: list[Evidence] = []
         sents: list[Sentence] = []
         chunks = split_chunks(text)
-        for (offset, _), doc in zip(chunks, self.nlp.pipe(c for _, c in chunks), strict=True):
-            cues = self.assertion.cues(doc)
-            evidence.extend(self._doc_evidence(doc, offset, cues))
-            if sentences:
-                sents.extend(self._sentences(doc, offset, cues))
+        with self.nlp.memory_zone():
+            for (offset, _), doc in zip(chunks, self.nlp.pipe(c for _, c in chunks), strict=True):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise DocumentTimeoutError("screening the document took too long (setting max_seconds)")
+                cues = self.assertion.cues(doc)
+                evidence.extend(self._doc_evidence(doc, offset, cues))
+                if sentences:
+                    sents.extend(self._sentences(doc, offset, cues))
         return tuple(evidence), sents
 
     def detect(self, text: str) -> tuple[Evidence, ...]:
@@ -150,12 +166,16 @@ class Engine:
         except UnicodeEncodeError:
             raise ScreeningError("text holds lone surrogate code points; it is not valid Unicode text",
                                  code="invalid_text") from None
+        if len(text) > self.max_chars:
+            raise DocumentTooLargeError(
+                f"text is {len(text)} characters; the limit is {self.max_chars} (setting max_chars)")
         needs_sentences = getattr(self.scorer, "needs_sentences", False)
-        evidence, sentences = self.analyse(text, sentences=needs_sentences)
+        deadline = time.monotonic() + self.max_seconds
+        evidence, sentences = self.analyse(text, sentences=needs_sentences, deadline=deadline)
         scored = self.scorer.score(text, evidence, sentences)
         all_evidence = tuple(sorted(evidence + scored.evidence, key=lambda e: (e.start, e.end, e.indicator)))
         return ScreeningResult(
-            id=id,
+            id=clean_id(id),
             profile=self.profile,
             score=scored.score,
             verdict=scored.verdict,

@@ -53,6 +53,13 @@ class DocumentTooLargeError(IngestError):
     http_status = 413
 
 
+class DocumentTimeoutError(IngestError):
+    """Reading or screening one document took longer than the time limit (setting ``max_seconds``)."""
+
+    code = "timeout"
+    http_status = 422
+
+
 class ModelError(ScreeningError):
     """A model artefact is missing, tampered with or incompatible."""
 

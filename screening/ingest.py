@@ -13,18 +13,21 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import (
+    DocumentTimeoutError,
     DocumentTooLargeError,
     EmptyDocumentError,
     IngestError,
     ScreeningError,
     UnsupportedFormatError,
 )
+from .settings import Settings, get_settings
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -39,6 +42,7 @@ _BLOCK_TAGS = (
     "section", "article", "blockquote", "pre", "dd", "dt", "hr", "main", "aside", "figcaption",
 )
 _DROP_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "svg", "iframe", "head")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -50,6 +54,17 @@ class Document:
     source: str = ""
     error: ScreeningError | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.id = clean_id(self.id)
+
+
+def clean_id(value: str) -> str:
+    r"""An id any UTF-8 output can hold: lone surrogates become backslash escapes, distinct ids stay distinct.
+
+    They come from file names with bytes that are not UTF-8 and from ``\udc80``-style escapes in JSON.
+    """
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
@@ -74,33 +89,62 @@ def decode_text(data: bytes) -> tuple[str, str]:
 
 
 def normalise_text(text: str) -> str:
-    """Unify line endings and drop NUL characters; keeps everything else, so offsets stay honest."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    """Unify line endings, drop NUL characters and turn lone surrogates (not Unicode text) into U+FFFD.
+
+    Everything else is kept, so offsets stay honest.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    return _SURROGATES.sub("\ufffd", text)
 
 
-def html_to_text(markup: str) -> str:
-    """Visible text of an HTML page, without scripts, styles and navigation, one block per line."""
-    from bs4 import BeautifulSoup
+def html_to_text(markup: str, *, max_tags: int | None = None) -> str:
+    """Visible text of an HTML page, without scripts, styles and navigation, one block per line.
+
+    The parsed tree costs memory per tag, so a page with more than ``max_tags`` tags (setting
+    ``max_html_tags``) is refused before parsing; the tree is walked once without recursion, so deep
+    nesting costs linear time.
+    """
+    from bs4 import BeautifulSoup, CData, NavigableString, Tag
     from bs4.exceptions import ParserRejectedMarkup
 
+    limit = get_settings().max_html_tags if max_tags is None else max_tags
+    markup = _SURROGATES.sub("\ufffd", markup)  # lone surrogates are not text, and Beautiful Soup encodes it
+    tags = markup.count("<")
+    if tags > limit:
+        raise DocumentTooLargeError(f"HTML has up to {tags} tags; the limit is {limit} (setting max_html_tags)")
     try:
         soup = BeautifulSoup(markup, "html.parser")
-    except ParserRejectedMarkup:
+    except ParserRejectedMarkup:  # its message quotes the markup, which is document text
         raise IngestError("HTML cannot be parsed", code="unreadable_html") from None
-    for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
+    parts: list[str] = []
+    stack: list[Any] = [soup]
+    while stack:
+        node = stack.pop()
+        if node is None:  # the end of a block element
+            parts.append("\n")
+        elif isinstance(node, Tag):
+            if node.name in _DROP_TAGS:
+                continue
+            if node.name in _BLOCK_TAGS:
+                parts.append("\n")
+                stack.append(None)
+            stack.extend(reversed(node.contents))
+        elif type(node) in (NavigableString, CData):  # not comments, doctypes or script text
+            parts.append(str(node))
+    lines = (" ".join(line.split()) for line in "".join(parts).splitlines())
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def pdf_to_text(data: bytes) -> str:
-    """Text of every page of a PDF, pages separated by a blank line."""
+def pdf_to_text(data: bytes, *, max_pages: int | None = None, deadline: float | None = None) -> str:
+    """Text of every page of a PDF, pages separated by a blank line.
+
+    More than ``max_pages`` pages (setting ``max_pdf_pages``), or pypdf's own limits on page trees and
+    decompressed streams, give ``too_large``; ``deadline`` (a ``time.monotonic()`` value) gives
+    ``timeout``, checked between pages.
+    """
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError
 
     # pypdf's warnings about malformed files quote the file's first bytes, which are document content.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -109,30 +153,51 @@ def pdf_to_text(data: bytes) -> str:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise IngestError("PDF is encrypted", code="unreadable_pdf")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except IngestError:
+        limit = get_settings().max_pdf_pages if max_pages is None else max_pages
+        n = len(reader.pages)
+        if n > limit:
+            raise DocumentTooLargeError(f"PDF has {n} pages; the limit is {limit} (setting max_pdf_pages)")
+        pages = []
+        for page in reader.pages:
+            if deadline is not None and time.monotonic() > deadline:
+                raise DocumentTimeoutError("reading the PDF took too long (setting max_seconds)")
+            pages.append(page.extract_text() or "")
+    except ScreeningError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as exc:
-        raise IngestError(f"PDF cannot be read: {exc.__class__.__name__}: {exc}", code="unreadable_pdf") from None
+    except LimitReachedError:
+        raise DocumentTooLargeError("PDF exceeds pypdf's limits on page trees or decompressed streams") from None
+    except Exception as exc:  # pypdf raises many types on malformed files, and its messages can quote them
+        raise IngestError(f"PDF cannot be read ({exc.__class__.__name__})", code="unreadable_pdf") from None
     return "\n\n".join(p.strip() for p in pages if p.strip())
 
 
-def docx_to_text(data: bytes) -> str:
-    """Text of a DOCX: paragraphs, then table cells row by row."""
+def docx_to_text(data: bytes, *, max_unpacked_bytes: int | None = None) -> str:
+    """Text of a DOCX: paragraphs, then table cells row by row.
+
+    A DOCX is a zip: parts whose declared sizes add up to more than ``max_unpacked_bytes`` (setting) are
+    refused before anything is inflated. zipfile never inflates a member past its declared size, so a
+    zip that lies about its sizes is bounded too.
+    """
     import zipfile
 
+    limit = get_settings().max_unpacked_bytes if max_unpacked_bytes is None else max_unpacked_bytes
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > limit:
+            raise DocumentTooLargeError(
+                f"DOCX unpacks to {unpacked} bytes; the limit is {limit} (setting max_unpacked_bytes)")
         from docx import Document as Docx
 
         d = Docx(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise IngestError(f"DOCX cannot be read: {exc.__class__.__name__}: {exc}", code="unreadable_docx") from None
-    except Exception as exc:  # python-docx raises its own PackageNotFoundError and lxml errors
-        raise IngestError(f"DOCX cannot be read: {exc.__class__.__name__}: {exc}", code="unreadable_docx") from None
-    parts = [p.text for p in d.paragraphs]
-    for table in d.tables:
-        for row in table.rows:
-            parts.append(" | ".join(cell.text.strip() for cell in row.cells))
+        parts = [p.text for p in d.paragraphs]
+        for table in d.tables:
+            for row in table.rows:
+                parts.append(" | ".join(cell.text.strip() for cell in row.cells))
+    except ScreeningError:
+        raise
+    except Exception as exc:  # zipfile, python-docx and lxml errors; lxml's messages can quote the XML
+        raise IngestError(f"DOCX cannot be read ({exc.__class__.__name__})", code="unreadable_docx") from None
     return "\n".join(p for p in parts if p.strip())
 
 
@@ -152,14 +217,15 @@ def format_of(name: str) -> str:
     )
 
 
-def bytes_to_text(data: bytes, fmt: str) -> str:
-    """Extract plain text from one whole document's bytes (txt, html, pdf or docx)."""
+def bytes_to_text(data: bytes, fmt: str, *, settings: Settings | None = None) -> str:
+    """Extract plain text from one whole document's bytes (txt, html, pdf or docx), within the limits."""
+    s = settings or get_settings()
     if fmt == "pdf":
-        text = pdf_to_text(data)
+        text = pdf_to_text(data, max_pages=s.max_pdf_pages, deadline=time.monotonic() + s.max_seconds)
     elif fmt == "docx":
-        text = docx_to_text(data)
+        text = docx_to_text(data, max_unpacked_bytes=s.max_unpacked_bytes)
     elif fmt == "html":
-        text = html_to_text(decode_text(data)[0])
+        text = html_to_text(decode_text(data)[0], max_tags=s.max_html_tags)
     elif fmt == "txt":
         text = decode_text(data)[0]
     else:
@@ -167,6 +233,9 @@ def bytes_to_text(data: bytes, fmt: str) -> str:
     text = normalise_text(text)
     if not text.strip():
         raise EmptyDocumentError("document has no text")
+    if len(text) > s.max_chars:
+        raise DocumentTooLargeError(
+            f"extracted text is {len(text)} characters; the limit is {s.max_chars} (setting max_chars)")
     return text
 
 
@@ -178,14 +247,43 @@ class TableOptions:
     id_field: str | None = None
 
 
-def _row_text(row: dict[str, Any], fields: Sequence[str], where: str) -> str:
+def _row_text(row: dict[str, Any], fields: Sequence[str], where: str, max_chars: int) -> str:
     missing = [f for f in fields if f not in row]
     if missing:
         raise IngestError(f"{where}: no field {missing[0]!r} (fields: {', '.join(map(str, row))})", code="no_text_field")
-    parts = [str(row[f]).strip() for f in fields if row[f] is not None and str(row[f]).strip()]
-    if not parts:
+    parts = [p for p in (normalise_text(str(row[f])).strip() for f in fields if row[f] is not None) if p]
+    if not parts:  # checked after normalising: a field of NULs is empty too
         raise EmptyDocumentError(f"{where}: text fields are empty")
-    return normalise_text("\n\n".join(parts))
+    text = "\n\n".join(parts)
+    if len(text) > max_chars:
+        raise DocumentTooLargeError(f"{where}: text is {len(text)} characters; the limit is {max_chars} "
+                                    "(setting max_chars)")
+    return text
+
+
+class _BoundedLines:
+    """The lines of a text stream, none read past ``limit`` characters.
+
+    A longer line is skipped to its end and raises :class:`DocumentTooLargeError`; unlike a generator,
+    the iterator can be called again after that, so the rows after it are still read.
+    """
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self.stream = stream
+        self.limit = limit
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = str(self.stream.readline(self.limit + 1))
+        if not line:
+            raise StopIteration
+        if len(line) > self.limit:
+            while line and not line.endswith(("\n", "\r")):
+                line = str(self.stream.readline(1 << 20))
+            raise DocumentTooLargeError(f"a line is longer than {self.limit} characters (setting max_chars)")
+        return line
 
 
 def _text_fields_for(columns: Sequence[str], opts: TableOptions, source: str) -> list[str]:
@@ -208,6 +306,7 @@ def _rows_to_documents(
     opts: TableOptions,
 ) -> Iterator[Document]:
     fields: list[str] | None = None
+    max_chars = get_settings().max_chars
     for n, row, err in rows:
         fallback_id = f"{stem}:{n}"
         if err is not None or row is None:
@@ -218,15 +317,16 @@ def _rows_to_documents(
         id_field = opts.id_field or ("id" if "id" in row else None)
         doc_id = str(row.get(id_field)) if id_field and row.get(id_field) not in (None, "") else fallback_id
         try:
-            yield Document(doc_id, _row_text(row, fields, f"{source} row {n}"), source=source)
+            yield Document(doc_id, _row_text(row, fields, f"{source} row {n}", max_chars), source=source)
         except ScreeningError as exc:
             yield Document(doc_id, source=source, error=exc)
 
 
 def read_csv(stream: io.TextIOBase | Any, source: str, opts: TableOptions) -> Iterator[Document]:
-    """One document per CSV row, read lazily."""
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    reader = csv.DictReader(stream)
+    """One document per CSV row, read lazily; no line or field is read past ``max_chars`` (setting)."""
+    max_chars = get_settings().max_chars
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1, max_chars))
+    reader = csv.DictReader(_BoundedLines(stream, max_chars))
 
     def rows() -> Iterator[tuple[int, dict[str, Any] | None, ScreeningError | None]]:
         n = 0
@@ -236,8 +336,12 @@ def read_csv(stream: io.TextIOBase | Any, source: str, opts: TableOptions) -> It
                 row = next(reader)
             except StopIteration:
                 return
+            except DocumentTooLargeError as exc:
+                yield n, None, DocumentTooLargeError(f"{source} row {n}: {exc.message}")
+                continue
             except csv.Error as exc:
-                yield n, None, IngestError(f"{source} row {n}: malformed CSV: {exc}", code="malformed_row")
+                code = "too_large" if "field limit" in str(exc) else "malformed_row"
+                yield n, None, IngestError(f"{source} row {n}: malformed CSV: {exc}", code=code)
                 continue
             yield n, dict(row), None
 
@@ -245,16 +349,30 @@ def read_csv(stream: io.TextIOBase | Any, source: str, opts: TableOptions) -> It
 
 
 def read_jsonl(stream: io.TextIOBase | Any, source: str, opts: TableOptions) -> Iterator[Document]:
-    """One document per JSON line, read lazily; blank lines are skipped."""
+    """One document per JSON line, read lazily; blank lines are skipped, lines over ``max_chars`` refused."""
+    lines = _BoundedLines(stream, get_settings().max_chars)
 
     def rows() -> Iterator[tuple[int, dict[str, Any] | None, ScreeningError | None]]:
-        for n, line in enumerate(stream, 1):
+        n = 0
+        while True:
+            n += 1
+            try:
+                line = next(lines)
+            except StopIteration:
+                return
+            except DocumentTooLargeError as exc:
+                yield n, None, DocumentTooLargeError(f"{source} line {n}: {exc.message}")
+                continue
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 yield n, None, IngestError(f"{source} line {n}: invalid JSON: {exc.msg}", code="malformed_row")
+                continue
+            except (ValueError, RecursionError) as exc:  # nested too deeply, or an integer too long
+                yield n, None, IngestError(f"{source} line {n}: invalid JSON ({exc.__class__.__name__})",
+                                           code="malformed_row")
                 continue
             if not isinstance(obj, dict):
                 yield n, None, IngestError(f"{source} line {n}: expected a JSON object", code="malformed_row")
@@ -265,7 +383,8 @@ def read_jsonl(stream: io.TextIOBase | Any, source: str, opts: TableOptions) -> 
 
 
 def _open_text(path: Path) -> io.TextIOWrapper:
-    head = path.open("rb").read(65536)
+    with path.open("rb") as f:
+        head = f.read(65536)
     encoding = "utf-8-sig"
     try:
         head.decode("utf-8")
@@ -284,7 +403,7 @@ def read_path(
         base = root or path
         for child in sorted(path.rglob("*")):
             if child.is_symlink() and not follow_symlinks:
-                yield Document(str(child), source=str(child), error=IngestError(
+                yield Document(str(child.relative_to(base)), source=str(child), error=IngestError(
                     "symbolic link not followed (use --follow-symlinks to read it)", code="symlink"))
                 continue
             if child.is_file() and child.suffix.lower() in SUFFIXES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import IO, Any
@@ -12,6 +13,8 @@ from typing import IO, Any
 from .results import ScreeningResult
 
 FORMATS = ("jsonl", "csv", "html", "table")
+# Characters that can rewrite a terminal line or reorder it: C0/C1 controls, zero-width and bidi marks.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 CSV_COLUMNS = ("id", "profile", "score", "verdict", "indicators", "evidence_asserted", "evidence_other",
                "top_evidence", "error_code", "error_message")
 # One colour per indicator position; FL and RC share the palette.
@@ -69,10 +72,11 @@ class TableWriter:
     def write(self, result: ScreeningResult) -> None:
         """Write one result line and its asserted evidence."""
         if result.error:
-            self.out.write(f"{result.id[:40]:40} {'error':8} {'':>6}  {result.error['code']}: {result.error['message']}\n")
+            self.out.write(f"{printable(result.id)[:40]:40} {'error':8} {'':>6}  "
+                           f"{result.error['code']}: {printable(result.error['message'])}\n")
             return
         ids = " ".join(i.id for i in result.indicators) or "-"
-        self.out.write(f"{result.id[:40]:40} {result.verdict or '':8} {result.score or 0:6.2f}  {ids}\n")
+        self.out.write(f"{printable(result.id)[:40]:40} {result.verdict or '':8} {result.score or 0:6.2f}  {ids}\n")
         for e in result.evidence:
             if e.assertion == "asserted":
                 self.out.write(f"{'':49}{e.indicator} \"{_clip(e.text)}\" ({e.rule})\n")
@@ -82,8 +86,13 @@ class TableWriter:
         """Nothing to finish for a table."""
 
 
+def printable(text: str) -> str:
+    r"""``text`` safe to print on a terminal: control, zero-width and bidi characters become escapes (``\x1b``)."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def _clip(text: str, n: int = 70) -> str:
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()))
     return text if len(text) <= n else text[: n - 1] + "…"
 
 

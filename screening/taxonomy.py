@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -281,18 +282,25 @@ def parse_taxonomy(data: Any, path: str, sha256: str = "") -> Taxonomy:
     )
 
 
-def load_taxonomy_file(path: str | Path) -> Taxonomy:
-    """Load and validate a taxonomy YAML file from disk."""
+def load_taxonomy_file(path: str | Path, sha256: str | None = None) -> Taxonomy:
+    """Load and validate a taxonomy YAML file from disk.
+
+    With ``sha256`` (hex), a file whose bytes have another sha256 is refused before it is parsed.
+    """
     p = Path(path)
     try:
         raw = p.read_bytes()
     except OSError as exc:
         raise TaxonomyError(f"{p}: cannot read taxonomy file: {exc.strerror or exc}") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    if sha256 is not None and not hmac.compare_digest(digest, sha256.strip().lower()):
+        raise TaxonomyError(f"{p}: sha256 {digest[:12]}… does not match the expected {sha256.strip()[:12]}…; "
+                            "refusing a file that may have been altered", code="taxonomy_tampered")
     try:
         data = yaml.safe_load(raw.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise TaxonomyError(f"{p}: not valid UTF-8 YAML: {exc}") from None
-    return parse_taxonomy(data, str(p), hashlib.sha256(raw).hexdigest())
+    return parse_taxonomy(data, str(p), digest)
 
 
 def shipped_taxonomy_path(profile: str) -> Path:
@@ -302,9 +310,25 @@ def shipped_taxonomy_path(profile: str) -> Path:
     return Path(str(resources.files("screening") / "taxonomies" / f"{profile}.yaml"))
 
 
+def shipped_checksums() -> dict[str, str]:
+    """The sha256 of each shipped taxonomy file, from ``taxonomies/SHA256SUMS`` (``sha256sum`` format)."""
+    path = Path(str(resources.files("screening") / "taxonomies" / "SHA256SUMS"))
+    sums = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            sums[name.lstrip("*")] = digest
+    return sums
+
+
 def load_taxonomy(profile: str) -> Taxonomy:
-    """Load the taxonomy shipped for ``profile``."""
-    return load_taxonomy_file(shipped_taxonomy_path(profile))
+    """Load the taxonomy shipped for ``profile``, refusing it if it differs from ``SHA256SUMS``."""
+    path = shipped_taxonomy_path(profile)
+    expected = shipped_checksums().get(path.name)
+    if expected is None:
+        raise TaxonomyError(f"{path}: not listed in SHA256SUMS; refusing an unchecked taxonomy",
+                            code="taxonomy_tampered")
+    return load_taxonomy_file(path, expected)
 
 
 def extend_taxonomy(base: Taxonomy, extra: Taxonomy) -> Taxonomy:

@@ -27,6 +27,13 @@ class BodyTooLargeError(ScreeningError):
     http_status = 413
 
 
+class BodyTimeoutError(ScreeningError):
+    """The request body did not arrive in full within ``body_timeout_s`` (a slow or stalled client)."""
+
+    code = "body_timeout"
+    http_status = 408
+
+
 class TextTooLongError(ScreeningError):
     """A document's text is longer than ``max_text_chars``."""
 

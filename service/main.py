@@ -21,7 +21,13 @@ from .deps import API_KEY_HEADER
 from .engines import EngineRegistry
 from .errors import install_error_handlers
 from .metrics import Metrics
-from .middleware import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware, UnexpectedErrorMiddleware
+from .middleware import (
+    BodyLimitMiddleware,
+    BodyTimeoutMiddleware,
+    MetricsMiddleware,
+    SecurityHeadersMiddleware,
+    UnexpectedErrorMiddleware,
+)
 from .openapi import install_openapi
 from .routes import api_router, health, page
 from .routes.page import STATIC_DIR
@@ -80,6 +86,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     # Added innermost first: the last one added sees the request first.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyTimeoutMiddleware, seconds=settings.body_timeout_s)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", API_KEY_HEADER], max_age=600)

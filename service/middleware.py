@@ -6,6 +6,7 @@ and never read the body into memory to measure it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import traceback
@@ -13,7 +14,7 @@ import traceback
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import BodyTooLargeError, error_response
+from .errors import BodyTimeoutError, BodyTooLargeError, error_response
 from .metrics import Metrics
 
 log = logging.getLogger("screening.service")
@@ -149,6 +150,61 @@ class BodyLimitMiddleware:
         if exceeded and not response_started:
             exc = self._error()
             await error_response(exc.http_status, exc.code, exc.message)(scope, receive, send)
+
+
+class BodyTimeoutMiddleware:
+    """Answer 408 when a request body has not arrived in full ``seconds`` after the request began.
+
+    The limit is on the whole body, not on each read, so a client trickling a byte at a time cannot hold
+    a worker's request open for longer. Slow headers never reach the app: the reverse proxy bounds those.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection (HTTP only; other scopes pass through)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = asyncio.get_running_loop().time() + self.seconds
+        body_done = False
+        timed_out = False
+        response_started = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done, timed_out
+            if body_done:
+                return await receive()  # waiting for a disconnect is not reading the body
+            try:
+                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            except asyncio.TimeoutError:
+                timed_out = True
+                raise BodyTimeoutError(f"the request body did not arrive within {self.seconds:g} s "
+                                       "(setting SCREENING_BODY_TIMEOUT_S)") from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracked_send)
+        except BodyTimeoutError as exc:
+            if response_started:
+                raise
+            await error_response(exc.http_status, exc.code, exc.message, {"connection": "close"})(scope, receive, send)
+        except Exception:
+            if not timed_out or response_started:
+                raise
+            error = BodyTimeoutError(f"the request body did not arrive within {self.seconds:g} s")
+            await error_response(error.http_status, error.code, error.message, {"connection": "close"})(
+                scope, receive, send)
 
 
 class UnexpectedErrorMiddleware:

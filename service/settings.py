@@ -48,6 +48,7 @@ class ServiceSettings:
     max_body_bytes: int = 10 * 1024 * 1024
     max_text_chars: int = 200_000
     max_batch_size: int = 50
+    body_timeout_s: int = 30
     profiles: tuple[str, ...] = PROFILES
     api_keys: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
@@ -61,15 +62,17 @@ class ServiceSettings:
     def __repr__(self) -> str:
         # Never print the keys themselves, e.g. in a traceback or a debug log.
         return (f"ServiceSettings(max_body_bytes={self.max_body_bytes}, max_text_chars={self.max_text_chars}, "
-                f"max_batch_size={self.max_batch_size}, profiles={self.profiles}, api_keys=<{len(self.api_keys)}>, "
+                f"max_batch_size={self.max_batch_size}, body_timeout_s={self.body_timeout_s}, "
+                f"profiles={self.profiles}, api_keys=<{len(self.api_keys)}>, "
                 f"cors_origins={self.cors_origins})")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceSettings:
         """Defaults overridden by the ``SCREENING_*`` environment (or ``env``).
 
-        Reads ``SCREENING_MAX_BODY_BYTES``, ``SCREENING_MAX_TEXT_CHARS``, ``SCREENING_MAX_BATCH_SIZE``, and the
-        comma-separated ``SCREENING_PROFILES``, ``SCREENING_API_KEYS`` and ``SCREENING_CORS_ORIGINS``.
+        Reads ``SCREENING_MAX_BODY_BYTES``, ``SCREENING_MAX_TEXT_CHARS``, ``SCREENING_MAX_BATCH_SIZE``,
+        ``SCREENING_BODY_TIMEOUT_S``, and the comma-separated ``SCREENING_PROFILES``, ``SCREENING_API_KEYS``
+        and ``SCREENING_CORS_ORIGINS``.
         """
         env = os.environ if env is None else env
         base = cls()
@@ -77,6 +80,7 @@ class ServiceSettings:
             max_body_bytes=_positive_int(env, "SCREENING_MAX_BODY_BYTES", base.max_body_bytes),
             max_text_chars=_positive_int(env, "SCREENING_MAX_TEXT_CHARS", base.max_text_chars),
             max_batch_size=_positive_int(env, "SCREENING_MAX_BATCH_SIZE", base.max_batch_size),
+            body_timeout_s=_positive_int(env, "SCREENING_BODY_TIMEOUT_S", base.body_timeout_s),
             profiles=_split(env.get("SCREENING_PROFILES", "")) or base.profiles,
             api_keys=_split(env.get("SCREENING_API_KEYS", "")),
             cors_origins=_split(env.get("SCREENING_CORS_ORIGINS", "")),

@@ -7,6 +7,7 @@ before calling ``joblib.load``, and refuses artefacts made with library versions
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import platform
 from pathlib import Path
@@ -98,6 +99,14 @@ def verify_artefact(directory: Path) -> dict[str, Any]:
 
 
 def load_artefact(directory: Path) -> tuple[Any, dict[str, Any]]:
-    """Verify, then load, a model artefact folder."""
+    """Verify, then load, a model artefact folder.
+
+    The model file is read once and its bytes are checked again before they are unpickled, so a file
+    swapped after :func:`verify_artefact` ran is refused rather than loaded.
+    """
     manifest = verify_artefact(directory)
-    return joblib.load(directory / MODEL_FILE), manifest
+    data = (directory / MODEL_FILE).read_bytes()
+    if hashlib.sha256(data).hexdigest() != manifest["files"][MODEL_FILE]:
+        raise ModelError(f"{directory / MODEL_FILE}: changed after it was verified; refusing to load it",
+                         code="model_tampered")
+    return joblib.load(io.BytesIO(data)), manifest
