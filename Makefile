@@ -1,5 +1,8 @@
 # Set-up is part of every target: a fresh clone needs only `make demo` or `make test`.
 PY ?= python3
+# Where torch comes from: empty uses pip's configured indexes; on a machine without a local CPU wheel set
+# TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu" to avoid the multi-GB CUDA build.
+TORCH_INDEX ?=
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -8,7 +11,8 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[service,dev]'
+	$(BIN)/pip install -q torch==2.13.0 $(TORCH_INDEX)
+	$(BIN)/pip install -q -e '.[service,dev,transformers]'
 	touch $@
 
 install: $(BIN)/.installed

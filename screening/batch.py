@@ -34,13 +34,16 @@ class EngineConfig:
     pipeline: str = "blank:en"
     model: str | None = None
     use_model: bool = True
+    backend: str | None = None
+    encoder: str | None = None
 
     def build(self) -> Engine:
-        """Build the engine (rules + model) this configuration describes."""
+        """Build the engine (rules + model + backend) this configuration describes."""
         from .models.loading import default_engine
 
         return default_engine(self.profile, taxonomy=self.taxonomy, replace_taxonomy=self.replace_taxonomy,
-                              pipeline=self.pipeline, model=self.model, use_model=self.use_model)
+                              pipeline=self.pipeline, model=self.model, use_model=self.use_model,
+                              backend=self.backend, encoder=self.encoder)
 
 
 def _init_worker(config: EngineConfig) -> None:

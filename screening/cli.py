@@ -18,8 +18,9 @@ from .errors import ScreeningError
 from .ingest import DEFAULT_MAX_BYTES, Document, TableOptions, read_inputs
 from .ingest import FORMATS as INPUT_FORMATS
 from .report import FORMATS as OUTPUT_FORMATS
-from .report import make_writer
+from .report import make_writer, printable
 from .results import ScreeningResult
+from .settings import get_settings
 from .taxonomy import PROFILES
 
 log = logging.getLogger("screening")
@@ -33,6 +34,18 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replace-taxonomy", action="store_true", help="use --taxonomy instead of the shipped one")
     p.add_argument("--pipeline", default="blank:en",
                    help="an installed trained spaCy pipeline for sentence boundaries (default: blank:en)")
+
+
+def _add_backend_args(p: argparse.ArgumentParser) -> None:
+    from .transformer import BACKENDS
+
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="fast: rules + trained model (default); transformer: sentence-encoder matcher and classifier; "
+                        "cascade: the fast model, with the transformer only for uncertain documents "
+                        "(transformer and cascade need: pip install 'screening[transformers]')")
+    p.add_argument("--encoder", metavar="PATH",
+                   help="Hugging Face sentence-encoder folder for --backend transformer/cascade "
+                        "(default: the packaged all-MiniLM-L6-v2)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="with --output FILE (jsonl): skip ids already in FILE, redo a truncated last line")
     scan.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model of the profile)")
     scan.add_argument("--rules-only", action="store_true", help="score with the rule scorer, no trained model")
+    _add_backend_args(scan)
 
     train = sub.add_parser("train", help="train the profile's document and indicator models")
     train.add_argument("--profile", choices=PROFILES, required=True)
@@ -83,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="labelled data; corpus folders default to their test split")
     ev.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model of the profile)")
     ev.add_argument("--rules-only", action="store_true", help="evaluate the rule scorer without a model")
+    _add_backend_args(ev)
     ev.add_argument("--report", default="out/evaluation", help="report path prefix (.json and .md are written)")
 
     rep = sub.add_parser("report", help="HTML summary or Label Studio export of a results JSONL file")
@@ -127,7 +142,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise ScreeningError("--jobs must be at least 1", code="usage")
     config = EngineConfig(args.profile, args.taxonomy, args.replace_taxonomy, args.pipeline, args.model,
-                          not args.rules_only)
+                          not args.rules_only, args.backend, args.encoder)
+    backend = args.backend or get_settings().backend
+    if backend != "fast" and args.jobs > 1:
+        from .transformer.backend import saved_model_dir
+
+        if saved_model_dir(args.profile) is None:
+            # Without a saved transformer model every worker process would fit its own from the corpus.
+            log.info("no saved transformer model for %s: --backend %s runs in one process", args.profile, backend)
+            args.jobs = 1
     engine = config.build()
     opts = TableOptions(text_fields=args.text_field, id_field=args.id_field)
     docs: Iterable[Document] = read_inputs(args.inputs, opts, input_format=args.input_format,
@@ -151,7 +174,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             if result.error:
                 errors += 1
                 if not args.quiet:
-                    print(f"screening: {result.id}: {result.error['code']}: {result.error['message']}", file=sys.stderr)
+                    print(f"screening: {printable(result.id)}: {result.error['code']}: "
+                          f"{printable(result.error['message'])}", file=sys.stderr)
             else:
                 verdicts[result.verdict or "low"] += 1
         writer.close()
@@ -189,7 +213,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .models.loading import default_engine
     from .models.train import evaluate_engine, write_report
 
-    engine = default_engine(args.profile, model=args.model, use_model=not args.rules_only)
+    engine = default_engine(args.profile, model=args.model, use_model=not args.rules_only, backend=args.backend,
+                            encoder=args.encoder)
     docs = load_specs(args.data, "test")
     report = evaluate_engine(engine, docs)
     report["model"] = engine.info.model
@@ -267,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return commands[args.command](args)
     except ScreeningError as exc:
-        print(f"screening: error: {exc.message}", file=sys.stderr)
+        print(f"screening: error: {printable(exc.message)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("screening: interrupted", file=sys.stderr)

@@ -16,7 +16,8 @@ class Evidence:
     """One span of text that raised (or, when not asserted, would have raised) an indicator.
 
     ``text[start:end] == evidence.text`` always holds for the document text it refers to.
-    ``cue`` is the assertion cue that set a non-asserted status, for explanation.
+    ``cue`` explains the evidence: for rule evidence, the assertion cue that set a non-asserted status;
+    for semantic evidence (``rule`` ``semantic/<ID>``), the nearest prototype sentence, whatever the status.
     """
 
     indicator: str

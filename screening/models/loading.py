@@ -20,20 +20,26 @@ def attach_model(engine: Engine, model_dir: str | Path) -> Engine:
 
 
 def default_engine(profile: str, *, taxonomy: str | Path | None = None, replace_taxonomy: bool = False,
-                   pipeline: str = "blank:en", model: str | Path | None = None, use_model: bool = True) -> Engine:
+                   pipeline: str = "blank:en", model: str | Path | None = None, use_model: bool = True,
+                   backend: str | None = None, encoder: str | Path | None = None) -> Engine:
     """The engine for ``profile``: configured taxonomy, and the given or shipped model if present.
 
     Without a model folder the transparent rule scorer runs and results say ``"model": null``. A
     replaced taxonomy gets no shipped model (that model was trained on the shipped indicators); pass
-    ``model`` explicitly to use one.
+    ``model`` explicitly to use one. ``backend`` (default: the ``SCREENING_BACKEND`` setting, ``fast``)
+    puts the transformer or cascade scorer on top (:mod:`screening.transformer`).
     """
     engine = Engine(profile, taxonomy=taxonomy, replace_taxonomy=replace_taxonomy, pipeline=pipeline)
     settings = get_settings()
-    if not use_model or not settings.use_models or (replace_taxonomy and not model):
-        return engine
-    directory = Path(model) if model else settings.model_dir / profile
-    if model or (directory / "manifest.json").is_file():
-        attach_model(engine, directory)
-    else:
-        log.info("no model in %s; using the rule scorer", directory)
+    if use_model and settings.use_models and not (replace_taxonomy and not model):
+        directory = Path(model) if model else settings.model_dir / profile
+        if model or (directory / "manifest.json").is_file():
+            attach_model(engine, directory)
+        else:
+            log.info("no model in %s; using the rule scorer", directory)
+    chosen = backend or settings.backend
+    if chosen != "fast":
+        from ..transformer import attach_backend
+
+        attach_backend(engine, chosen, encoder if encoder is not None else settings.encoder)
     return engine

@@ -36,6 +36,12 @@ def default_model_dir(profile: str) -> Path:
     return get_settings().model_dir / profile / "transformer"
 
 
+def saved_model_dir(profile: str) -> Path | None:
+    """The saved transformer artefact folder of ``profile``, or None when the backend would fit one."""
+    directory = default_model_dir(profile)
+    return directory if (directory / "manifest.json").is_file() else None
+
+
 def _fitted(engine: Engine, encoder: SentenceEncoder, fit: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     from .train import fit_transformer
 

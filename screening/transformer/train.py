@@ -94,6 +94,16 @@ def document_rows(matcher: SemanticMatcher, views: Sequence[DocView], evidence: 
     return np.array(rows)
 
 
+def _shown(path: Path) -> str:
+    """``path`` as the manifest records it: relative to the project root when inside it (no home folders)."""
+    from ..settings import PROJECT_ROOT
+
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | Path | None = None,
                     extra: Sequence[str] = (), seed: int = 0, c: float = 3.0, c_embedding: float = 0.1, k: int = 30,
                     temperature: float = 0.1, max_sentences: int | None = MAX_SENTENCES,
@@ -148,8 +158,9 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
                    "extra_max_sentences": extra_max_sentences,
                    "semantic_thresholds": matcher.thresholds_},
         "taxonomy": {"version": engine.taxonomy.version, "sha256": engine.taxonomy.sha256},
-        "data": {"train": _data_hash([str(folder), *extra]), "n_train": len(fit_idx), "positives": int(y.sum()),
-                 "calibration": f"{folder}@train (leave-group-out) + {folder}@dev"},
+        "data": {"train": [{**d, "spec": _shown(Path(d["spec"]))} for d in _data_hash([str(folder), *extra])],
+                 "n_train": len(fit_idx), "positives": int(y.sum()),
+                 "calibration": f"{_shown(folder)}@train (leave-group-out) + {_shown(folder)}@dev"},
         "metrics": {"train_out_of_fold": {k: v for k, v in binary_metrics(y, clf.oof_proba_,
                                                                            clf.oof_proba_ >= thresholds["review"]).items()
                                           if k != "reliability"},
