@@ -32,8 +32,13 @@ MIN_DOCS = {"short": 60, "long": 4}
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set size of this process image so far: VmHWM, which starts afresh at exec (ru_maxrss
+    would carry the parent's pages counted between fork and exec)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def load_texts(which: str) -> list[str]:
@@ -215,8 +220,8 @@ def scaling(sizes: list[int], budget: float) -> dict[str, Any]:
     return out
 
 
-def profile(which: str, top: int) -> dict[str, Any]:
-    """cProfile of the default engine over the set; the report goes to bench/results/profile-<set>.txt."""
+def profile(which: str, top: int, out_dir: Path) -> dict[str, Any]:
+    """cProfile of the default engine over the set; the report goes to ``out_dir/profile-<set>.txt``."""
     import cProfile
     import io
     import pstats
@@ -237,10 +242,11 @@ def profile(which: str, top: int) -> dict[str, Any]:
     buf.write(f"model: {engine.info.model}; {len(docs)} documents of the '{which}' set\n")
     stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top)
-    path = Path(__file__).resolve().parent / "results" / f"profile-{which}.txt"
-    path.parent.mkdir(exist_ok=True)
+    path = out_dir.resolve() / f"profile-{which}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(buf.getvalue(), encoding="utf-8")
-    return {"set": which, "model": engine.info.model, "report": str(path.relative_to(T.ROOT))}
+    shown = path.relative_to(T.ROOT) if path.is_relative_to(T.ROOT) else path
+    return {"set": which, "model": engine.info.model, "report": str(shown)}
 
 
 def main() -> None:
@@ -256,13 +262,14 @@ def main() -> None:
     f = sub.add_parser("profile")
     f.add_argument("set", choices=("short", "long"))
     f.add_argument("--top", type=int, default=40)
+    f.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     a = p.parse_args()
     if a.cmd == "throughput":
         out = throughput(a.config, a.set, a.seconds)
     elif a.cmd == "scaling":
         out = scaling([int(x) for x in a.sizes.split(",")], a.budget)
     else:
-        out = profile(a.set, a.top)
+        out = profile(a.set, a.top, a.out)
     print(json.dumps(out))
 
 
