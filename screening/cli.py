@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from . import __version__
 from .errors import ScreeningError
@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="folder for model.joblib, manifest.json, MODEL_CARD.md")
     train.add_argument("--taxonomy", metavar="FILE", help="your own taxonomy file: extends the shipped one")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--backend", choices=("fast", "transformer"), default="fast",
+                       help="fast: document and indicator models (default); transformer: the transformer backend's "
+                            "matcher and classifier (needs the transformers extra; the first corpus folder in --data "
+                            "gives prototypes and calibration, the other --data sets feed the classifier only)")
+    train.add_argument("--encoder", metavar="PATH", help="sentence-encoder folder for --backend transformer")
 
     ev = sub.add_parser("evaluate", help="measure a model on labelled data (JSON + Markdown report)")
     ev.add_argument("--profile", choices=PROFILES, required=True)
@@ -196,6 +201,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .models.train import train
 
     engine = Engine(args.profile, taxonomy=args.taxonomy)
+    if args.backend == "transformer":
+        return _train_transformer(args, engine)
     manifest = train(args.profile, args.data, Path(args.out), engine=engine, eval_specs=args.eval, seed=args.seed,
                      progress=lambda m: print(f"screening: {m}", file=sys.stderr))
     for name, rep in manifest["metrics"]["held_out"].items():
@@ -203,6 +210,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         macro = rep.get("indicators", {}).get("macro_f1")
         print(f"{name}: n {b['n']} F1 {b['f1']} ROC-AUC {b.get('roc_auc')} ECE {b['ece']}"
               + (f" indicator macro-F1 {macro}" if macro is not None else ""))
+    print(f"model written to {args.out}")
+    return EXIT_OK
+
+
+def _train_transformer(args: argparse.Namespace, engine: Any) -> int:
+    from .transformer import require_transformers
+
+    require_transformers()
+    from .transformer.encoder import load_encoder
+    from .transformer.train import fit_transformer, save_transformer
+
+    folders = [s for s in args.data if Path(s.partition("@")[0]).is_dir()]
+    if not folders:
+        raise ScreeningError("--backend transformer needs a corpus folder among --data (prototypes and calibration "
+                             "come from its train and dev splits)", code="usage")
+    corpus = folders[0].partition("@")[0]
+    extra = [s for s in args.data if s != folders[0]]
+    encoder = load_encoder(args.encoder)
+    bundle, manifest = fit_transformer(engine, encoder, corpus=corpus, extra=extra, seed=args.seed,
+                                       progress=lambda m: print(f"screening: {m}", file=sys.stderr))
+    saved = save_transformer(Path(args.out), bundle, manifest)
+    dev = saved["metrics"].get("dev", {})
+    print(f"{corpus}@dev: n {dev.get('n')} F1 {dev.get('f1')} ROC-AUC {dev.get('roc_auc')} ECE {dev.get('ece')}")
     print(f"model written to {args.out}")
     return EXIT_OK
 

@@ -492,3 +492,24 @@ def test_semantic_matcher_finds_paraphrases_the_rules_miss(profile: str, minilm:
     figures = f"{profile}: semantic recall {semantic_recall:.3f}, rules {rule_recall:.3f} on {len(rows)} paraphrases"
     assert semantic_recall >= 0.80, figures
     assert semantic_recall > rule_recall + 0.2, figures
+
+
+@pytest.mark.slow
+def test_cli_retrains_the_shipped_supplier_transformer_model_byte_for_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from screening.cli import main
+
+    shipped = ROOT / "models" / "supplier" / "transformer"
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "transformer"
+    assert main(["train", "--backend", "transformer", "--profile", "supplier", "--data", "corpora/supplier",
+                 "--out", str(out)]) == 0
+    assert "model written to" in capsys.readouterr().out
+    again = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    before = json.loads((shipped / "manifest.json").read_text(encoding="utf-8"))
+    assert again["files"] == before["files"]  # the same sha256 of model.joblib
+    assert again["metrics"] == before["metrics"]
+    assert again["thresholds"] == before["thresholds"]
+    assert again["data"] == before["data"]
