@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="worker processes (default: number of cores); output keeps input order")
     scan.add_argument("--resume", action="store_true",
                       help="with --output FILE (jsonl): skip ids already in FILE, redo a truncated last line")
+    scan.add_argument("--engine", choices=("local", "dask"), default="local",
+                      help="local: --jobs processes on this machine (default); dask: a Dask cluster, a LocalCluster "
+                           "of --jobs workers or --scheduler (needs: pip install 'screening[dask]')")
+    scan.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="with --engine dask: address of a running scheduler")
     scan.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model of the profile)")
     scan.add_argument("--rules-only", action="store_true", help="score with the rule scorer, no trained model")
     _add_backend_args(scan)
@@ -141,6 +145,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise ScreeningError("--resume needs --output FILE with --format jsonl", code="usage")
     if args.jobs < 1:
         raise ScreeningError("--jobs must be at least 1", code="usage")
+    if args.scheduler and args.engine != "dask":
+        raise ScreeningError("--scheduler needs --engine dask", code="usage")
+    if args.engine == "dask":
+        from .distributed import require_dask
+
+        require_dask()  # before the engine loads: a missing extra is said at once
     config = EngineConfig(args.profile, args.taxonomy, args.replace_taxonomy, args.pipeline, args.model,
                           not args.rules_only, args.backend, args.encoder)
     backend = args.backend or get_settings().backend
@@ -168,7 +178,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
         out: IO[str] = (stack.enter_context(open(args.output, mode, encoding="utf-8", newline=""))
                         if args.output else sys.stdout)
         writer = make_writer(args.format, out, names, include_text=include_text)
-        results = screen_stream(engine, config, docs, jobs=args.jobs, include_text=include_text)
+        if args.engine == "dask":
+            from .distributed import screen_stream_dask
+
+            results = screen_stream_dask(config, docs, scheduler=args.scheduler, jobs=args.jobs,
+                                         include_text=include_text)
+        else:
+            results = screen_stream(engine, config, docs, jobs=args.jobs, include_text=include_text)
         for result in _progress(results, args.quiet):
             writer.write(result)
             if result.error:
