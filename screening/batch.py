@@ -19,6 +19,7 @@ from typing import Any
 from .engine import Engine
 from .ingest import Document
 from .results import ScreeningResult
+from .taxonomy import Taxonomy
 
 BATCH = 256
 _WORKER_ENGINE: Engine | None = None
@@ -44,6 +45,10 @@ class EngineConfig:
         return default_engine(self.profile, taxonomy=self.taxonomy, replace_taxonomy=self.replace_taxonomy,
                               pipeline=self.pipeline, model=self.model, use_model=self.use_model,
                               backend=self.backend, encoder=self.encoder)
+
+    def load_taxonomy(self) -> Taxonomy:
+        """The taxonomy alone, as the engine would load it (no pipeline, no model)."""
+        return Engine._taxonomy(self.profile, self.taxonomy, self.replace_taxonomy, None)
 
 
 def _init_worker(config: EngineConfig) -> None:

@@ -147,10 +147,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise ScreeningError("--jobs must be at least 1", code="usage")
     if args.scheduler and args.engine != "dask":
         raise ScreeningError("--scheduler needs --engine dask", code="usage")
-    if args.engine == "dask":
-        from .distributed import require_dask
-
-        require_dask()  # before the engine loads: a missing extra is said at once
     config = EngineConfig(args.profile, args.taxonomy, args.replace_taxonomy, args.pipeline, args.model,
                           not args.rules_only, args.backend, args.encoder)
     backend = args.backend or get_settings().backend
@@ -161,14 +157,21 @@ def cmd_scan(args: argparse.Namespace) -> int:
             # Without a saved transformer model every worker process would fit its own from the corpus.
             log.info("no saved transformer model for %s: --backend %s runs in one process", args.profile, backend)
             args.jobs = 1
-    engine = config.build()
+    if args.engine == "dask":
+        from .distributed import require_dask
+
+        require_dask()
+        taxonomy = config.load_taxonomy()  # the workers build the engine; this process reads and writes
+    else:
+        engine = config.build()
+        taxonomy = engine.taxonomy
     opts = TableOptions(text_fields=args.text_field, id_field=args.id_field)
     docs: Iterable[Document] = read_inputs(args.inputs, opts, input_format=args.input_format,
                                            max_bytes=args.max_bytes, follow_symlinks=args.follow_symlinks)
     done = resume_state(Path(args.output)) if args.resume else set()
     if done:
         docs = (d for d in docs if d.id not in done)
-    names = {i.id: i.name for i in engine.taxonomy.indicators}
+    names = {i.id: i.name for i in taxonomy.indicators}
     include_text = args.include_text
     verdicts: Counter[str] = Counter()
     errors = 0

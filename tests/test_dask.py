@@ -61,7 +61,7 @@ def _mixed_folder(tmp_path: Path, n: int) -> Path:
 
 def test_jobs_one_jobs_two_and_dask_give_identical_records_in_input_order(tmp_path: Path,
                                                                           cluster: tuple[str, Any]) -> None:
-    folder = _mixed_folder(tmp_path, 600)  # over BATCH (256): --jobs 2 starts workers, dask gets 3 batches
+    folder = _mixed_folder(tmp_path, 600)  # over BATCH (256): --jobs 2 starts workers
     runs = {"j1": ["--jobs", "1"], "j2": ["--jobs", "2"], "dask": ["--engine", "dask", "--scheduler", cluster[0]]}
     for name, extra in runs.items():
         assert main(["scan", str(folder), *MINI, "-q", *extra, "-o", str(tmp_path / f"{name}.jsonl")]) == 3
