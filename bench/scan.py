@@ -259,17 +259,22 @@ def main() -> None:
         except metadata.PackageNotFoundError:
             res["environment"]["versions"][dist] = None
     started = time.perf_counter()
+    out = Path(a.results)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after each part, so an interrupted run keeps what it measured
+        res["loadavg_end"] = os.getloadavg()
+        res["suite_s"] = round(time.perf_counter() - started, 1)
+        (out / "scan.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
         if "engines" in parts:
             res["engines"] = engines(env, Path(tmp), 1, 40) if a.quick else engines(env, Path(tmp), 2)
+            save()
         if "streaming" in parts:
             sizes = (2_000, 5_000, 10_000) if a.quick else (10_000, 50_000, a.target)
             res["streaming"] = streaming(env, Path(tmp), sizes, a.stream_budget)
-    res["loadavg_end"] = os.getloadavg()
-    res["suite_s"] = round(time.perf_counter() - started, 1)
-    out = Path(a.results)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "scan.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+            save()
     if {"engines", "streaming"} <= parts:
         section = markdown(res)
         (out / "scan.md").write_text(section + "\n", encoding="utf-8")

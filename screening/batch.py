@@ -77,7 +77,8 @@ def screen_stream(engine: Engine, config: EngineConfig, docs: Iterable[Document]
         return
     if jobs <= 1 or len(first) < BATCH:
         # Small inputs: starting workers would cost more than it saves.
-        yield from engine.screen_documents(itertools.chain(first, *batches), include_text=include_text)
+        rest = itertools.chain.from_iterable(batches)  # lazily: ``*batches`` would read the whole input first
+        yield from engine.screen_documents(itertools.chain(first, rest), include_text=include_text)
         return
     ctx = mp.get_context("spawn")
     with ctx.Pool(jobs, initializer=_init_worker, initargs=(config,)) as pool:

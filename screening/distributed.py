@@ -107,7 +107,7 @@ def _screen_batch(config: EngineConfig, docs: list[Document],
     except ScreeningError as exc:
         return (exc.__class__.__name__, exc.code, exc.message)
     except Exception as exc:  # noqa: BLE001 - reported to the client without the task's arguments
-        return (exc.__class__.__name__, "internal", f"{exc.__class__.__name__} on a dask worker")
+        return (exc.__class__.__name__, "internal", "unexpected error")
 
 
 def _worker_version() -> str:
