@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0 $(TORCH_INDEX)
-	$(BIN)/pip install -q -e '.[service,dev,transformers]'
+	$(BIN)/pip install -q -e '.[service,dev,transformers,dask]'
 	touch $@
 
 install: $(BIN)/.installed

@@ -19,6 +19,7 @@ from typing import Any
 from .engine import Engine
 from .ingest import Document
 from .results import ScreeningResult
+from .taxonomy import Taxonomy
 
 BATCH = 256
 _WORKER_ENGINE: Engine | None = None
@@ -44,6 +45,10 @@ class EngineConfig:
         return default_engine(self.profile, taxonomy=self.taxonomy, replace_taxonomy=self.replace_taxonomy,
                               pipeline=self.pipeline, model=self.model, use_model=self.use_model,
                               backend=self.backend, encoder=self.encoder)
+
+    def load_taxonomy(self) -> Taxonomy:
+        """The taxonomy alone, as the engine would load it (no pipeline, no model)."""
+        return Engine._taxonomy(self.profile, self.taxonomy, self.replace_taxonomy, None)
 
 
 def _init_worker(config: EngineConfig) -> None:
@@ -72,7 +77,8 @@ def screen_stream(engine: Engine, config: EngineConfig, docs: Iterable[Document]
         return
     if jobs <= 1 or len(first) < BATCH:
         # Small inputs: starting workers would cost more than it saves.
-        yield from engine.screen_documents(itertools.chain(first, *batches), include_text=include_text)
+        rest = itertools.chain.from_iterable(batches)  # lazily: ``*batches`` would read the whole input first
+        yield from engine.screen_documents(itertools.chain(first, rest), include_text=include_text)
         return
     ctx = mp.get_context("spawn")
     with ctx.Pool(jobs, initializer=_init_worker, initargs=(config,)) as pool:

@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="worker processes (default: number of cores); output keeps input order")
     scan.add_argument("--resume", action="store_true",
                       help="with --output FILE (jsonl): skip ids already in FILE, redo a truncated last line")
+    scan.add_argument("--engine", choices=("local", "dask"), default="local",
+                      help="local: --jobs processes on this machine (default); dask: a Dask cluster, a LocalCluster "
+                           "of --jobs workers or --scheduler (needs: pip install 'screening[dask]')")
+    scan.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="with --engine dask: address of a running scheduler")
     scan.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model of the profile)")
     scan.add_argument("--rules-only", action="store_true", help="score with the rule scorer, no trained model")
     _add_backend_args(scan)
@@ -146,6 +150,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise ScreeningError("--resume needs --output FILE with --format jsonl", code="usage")
     if args.jobs < 1:
         raise ScreeningError("--jobs must be at least 1", code="usage")
+    if args.scheduler and args.engine != "dask":
+        raise ScreeningError("--scheduler needs --engine dask", code="usage")
     config = EngineConfig(args.profile, args.taxonomy, args.replace_taxonomy, args.pipeline, args.model,
                           not args.rules_only, args.backend, args.encoder)
     backend = args.backend or get_settings().backend
@@ -156,14 +162,21 @@ def cmd_scan(args: argparse.Namespace) -> int:
             # Without a saved transformer model every worker process would fit its own from the corpus.
             log.info("no saved transformer model for %s: --backend %s runs in one process", args.profile, backend)
             args.jobs = 1
-    engine = config.build()
+    if args.engine == "dask":
+        from .distributed import require_dask
+
+        require_dask()
+        taxonomy = config.load_taxonomy()  # the workers build the engine; this process reads and writes
+    else:
+        engine = config.build()
+        taxonomy = engine.taxonomy
     opts = TableOptions(text_fields=args.text_field, id_field=args.id_field)
     docs: Iterable[Document] = read_inputs(args.inputs, opts, input_format=args.input_format,
                                            max_bytes=args.max_bytes, follow_symlinks=args.follow_symlinks)
     done = resume_state(Path(args.output)) if args.resume else set()
     if done:
         docs = (d for d in docs if d.id not in done)
-    names = {i.id: i.name for i in engine.taxonomy.indicators}
+    names = {i.id: i.name for i in taxonomy.indicators}
     include_text = args.include_text
     verdicts: Counter[str] = Counter()
     errors = 0
@@ -173,7 +186,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
         out: IO[str] = (stack.enter_context(open(args.output, mode, encoding="utf-8", newline=""))
                         if args.output else sys.stdout)
         writer = make_writer(args.format, out, names, include_text=include_text)
-        results = screen_stream(engine, config, docs, jobs=args.jobs, include_text=include_text)
+        if args.engine == "dask":
+            from .distributed import screen_stream_dask
+
+            results = screen_stream_dask(config, docs, scheduler=args.scheduler, jobs=args.jobs,
+                                         include_text=include_text)
+        else:
+            results = screen_stream(engine, config, docs, jobs=args.jobs, include_text=include_text)
         for result in _progress(results, args.quiet):
             writer.write(result)
             if result.error:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -8,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from screening.batch import EngineConfig, _batches, resume_state, screen_stream
+from screening.batch import BATCH, EngineConfig, _batches, resume_state, screen_stream
 from screening.cli import main
 from screening.ingest import Document
 
@@ -41,6 +42,21 @@ def test_batches_are_lazy_and_bounded() -> None:
 
     first = next(_batches(endless(), 10))
     assert len(first) == 10 and pulled == 10  # a generator larger than memory is never materialised
+
+
+def test_in_process_stream_pulls_documents_lazily() -> None:
+    config = EngineConfig("mini", str(FIXTURES / "mini_taxonomy.yaml"), True, use_model=False)
+    pulled = 0
+
+    def counted():
+        nonlocal pulled
+        for i in range(20 * BATCH):
+            pulled += 1
+            yield Document(f"x{i}", LINES[i % 4].format(n=i))
+
+    stream = screen_stream(config.build(), config, counted(), jobs=1)
+    assert [r.id for r in itertools.islice(stream, 5)] == [f"x{i}" for i in range(5)]
+    assert pulled <= BATCH + 1  # memory stays flat: the input is never read ahead whole
 
 
 def test_jobs_one_and_two_give_identical_results_in_input_order(tmp_path: Path) -> None:
