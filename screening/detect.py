@@ -14,6 +14,7 @@ from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
+from .bounded import BoundedPattern, TokenArrays, compile_pattern, quantifier
 from .errors import TaxonomyError
 from .nlp import LowerLemmatizer
 from .taxonomy import Taxonomy
@@ -85,6 +86,19 @@ def max_length(pattern: Sequence[dict[str, Any]]) -> int | None:
     return total
 
 
+# spaCy's Matcher follows every way of spreading a run of tokens over a repetition's optional slots; from
+# this many optional slots in one element on, position-set matching (screening.bounded) is used instead.
+LONG_REPETITION = 6
+
+
+def _long_repetition(pattern: Sequence[dict[str, Any]]) -> bool:
+    for token in pattern:
+        bounds = quantifier(str(token.get("OP", "")))
+        if bounds is not None and bounds[1] - bounds[0] >= LONG_REPETITION:
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What one token pattern needs: word sets (string hashes) each matched somewhere, and its longest match."""
@@ -105,9 +119,9 @@ class RuleDetector:
 
     def __init__(self, nlp: Language, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
-        strings = nlp.vocab.strings
         self.phrases = PhraseMatcher(nlp.vocab, attr="LEMMA")
         self.rule_matchers: list[tuple[list[_Plan], Matcher]] = []
+        self.bounded: list[tuple[str, _Plan, BoundedPattern]] = []
         self.regexes: list[tuple[str, re.Pattern[str]]] = []
         self.meta: dict[str, tuple[str, float]] = {}
         for ind in taxonomy.indicators:
@@ -118,17 +132,35 @@ class RuleDetector:
                     self.phrases.add(key, phrase_docs(nlp, rule.phrases))
                 if rule.patterns:
                     matcher = Matcher(nlp.vocab, validate=True)
-                    plans = [_Plan(tuple(frozenset(strings.add(w) for w in req) for req in required_words(p)),
-                                   max_length(p)) for p in rule.patterns]
-                    self.rule_matchers.append((plans, matcher))
                     try:
                         matcher.add(key, [list(p) for p in rule.patterns])
                     except Exception as exc:  # spaCy raises ValueError/MatchPatternError with details
                         raise TaxonomyError(
                             f"{taxonomy.path}: indicator {ind.id} rule {rule.id}: invalid token pattern: {exc}"
                         ) from None
+                    self._add_patterns(nlp, key, rule.patterns, matcher)
                 for rx in rule.regex:
                     self.regexes.append((key, re.compile(rx, re.IGNORECASE)))
+
+    def _add_patterns(self, nlp: Language, key: str, patterns: Sequence[Sequence[dict[str, Any]]],
+                      matcher: Matcher) -> None:
+        """Patterns with a long repetition go to position-set matching, the others stay with ``matcher``."""
+        strings = nlp.vocab.strings
+        left: list[tuple[_Plan, list[dict[str, Any]]]] = []
+        for pattern in patterns:
+            plan = _Plan(tuple(frozenset(strings.add(w) for w in req) for req in required_words(pattern)),
+                         max_length(pattern))
+            compiled = compile_pattern(pattern, strings) if _long_repetition(pattern) else None
+            if compiled is None:
+                left.append((plan, list(pattern)))
+            else:
+                self.bounded.append((key, plan, compiled))
+        if not left:
+            return
+        if len(left) < len(patterns):
+            matcher = Matcher(nlp.vocab)
+            matcher.add(key, [p for _, p in left])
+        self.rule_matchers.append(([plan for plan, _ in left], matcher))
 
     def find(self, doc: Doc) -> list[Hit]:
         """Return hits sorted by position; overlapping hits of one indicator keep the longest."""
@@ -136,7 +168,7 @@ class RuleDetector:
         raw: list[tuple[str, int, int]] = []
         for match_id, start, end in self.phrases(doc):
             raw.append((strings[match_id], start, end))
-        if self.rule_matchers and len(doc):
+        if (self.rule_matchers or self.bounded) and len(doc):
             where: dict[int, list[int]] = {}
             for i, (lemma, lower) in enumerate(doc.to_array([LEMMA, LOWER]).tolist()):
                 where.setdefault(lemma, []).append(i)
@@ -147,6 +179,11 @@ class RuleDetector:
                 for lo, hi in _windows(plans, where, positions, len(doc)):
                     for match_id, start, end in matcher(doc[lo:hi]):
                         raw.append((strings[match_id], lo + start, lo + end))
+            tokens: TokenArrays | None = None
+            for key, plan, bounded in self.bounded:
+                for lo, hi in _windows([plan], where, positions, len(doc)):
+                    tokens = tokens or TokenArrays(doc)
+                    raw.extend((key, start, end) for start, end in bounded.matches(tokens, lo, hi))
         text = doc.text if self.regexes else ""
         for key, rx in self.regexes:
             for m in rx.finditer(text):
