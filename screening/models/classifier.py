@@ -221,6 +221,10 @@ class DocumentClassifier:
         names += [f"char:{n}" for n in lr.vectorizers_[1].get_feature_names_out()]
         return np.array(names, dtype=object)
 
+    def common_words(self) -> list[str]:
+        """The single words among the explaining member's word features (seen in two or more training texts)."""
+        return [str(w) for w in self._explainer().feature_names(0) if " " not in w]
+
     def stack_feature_names(self) -> list[str]:
         """Names of the stacking layer's inputs, in the order of ``calibrator_.coef_``."""
         return [f"member:{m}" for m in self.members] + ["rules:asserted_indicators", "rules:mentioned_only"]
