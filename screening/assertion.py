@@ -50,10 +50,13 @@ class AssertionClassifier:
         strings = doc.vocab.strings
         for match_id, start, end in self.matcher(doc):
             labels.setdefault((start, end), set()).add(strings[match_id])
-        # Longest cue wins where cues overlap ("no longer" over "no", "must not" over "not").
+        # Longest cue wins where cues overlap ("no longer" over "no", "must not" over "not"). A token map of
+        # the cues taken keeps this linear; comparing with every cue taken so far was quadratic per chunk.
         chosen: list[_Cue] = []
+        taken = bytearray(len(doc))
         for (start, end), kinds in sorted(labels.items(), key=lambda kv: (kv[0][0] - kv[0][1], kv[0][0])):
-            if all(end <= c.start or start >= c.end for c in chosen):
+            if not any(taken[start:end]):
+                taken[start:end] = b"\x01" * (end - start)
                 chosen.append(_Cue(start, end, frozenset(kinds)))
         terminators = sorted(c.start for c in chosen if "terminator" in c.kinds)
         cues = sorted((c for c in chosen if c.kinds - {"terminator"}), key=lambda c: c.start)
@@ -115,10 +118,10 @@ class AssertionClassifier:
                     continue
                 if cue.end <= hit.start:
                     side, gap = "before", hit.start - cue.end
-                    blocked = any(cue.end <= t < hit.start for t in terminators)
+                    blocked = _any_between(terminators, cue.end, hit.start)
                 elif cue.start >= hit.end:
                     side, gap = "after", cue.start - hit.end
-                    blocked = any(hit.end <= t < cue.start for t in terminators)
+                    blocked = _any_between(terminators, hit.end, cue.start)
                 else:
                     continue  # inside or overlapping the hit: part of the rule's own wording
                 if blocked:
@@ -138,3 +141,9 @@ class AssertionClassifier:
                 cue = found[status][1]
                 out.append((status, (cue.start, cue.end)))
         return out
+
+
+def _any_between(sorted_positions: list[int], lo: int, hi: int) -> bool:
+    """Whether a position ``p`` with ``lo <= p < hi`` is in the sorted list (a bisection, not a scan)."""
+    k = bisect_left(sorted_positions, lo)
+    return k < len(sorted_positions) and sorted_positions[k] < hi

@@ -94,6 +94,18 @@ class Engine:
             return user
         return extend_taxonomy(load_taxonomy(profile), user)
 
+    def warm(self, words: Iterable[str]) -> None:
+        """Make ``words`` (as written and capitalised) permanent in the pipeline's vocabulary and tokeniser cache.
+
+        Each document is screened inside a memory zone, which frees the lexemes and tokeniser cache entries it
+        added, so every document rebuilt them for its common words. Tokens and their attributes are the same
+        either way; this only saves the rebuilding (a fixed list, so memory stays bounded).
+        """
+        forms = list(words)
+        forms += [w.capitalize() for w in forms]
+        for n in range(0, len(forms), 10_000):
+            self.nlp.make_doc(" ".join(forms[n : n + 10_000]))
+
     def set_scorer(self, scorer: Scorer) -> None:
         """Replace the scoring stage (a trained model) without touching detection."""
         self.scorer = scorer

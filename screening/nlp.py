@@ -9,11 +9,16 @@ lookup, so rules match identically whichever pipeline runs.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
 import spacy
+from spacy.attrs import IS_SPACE, LEMMA, LOWER, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
+
+if TYPE_CHECKING:
+    from thinc.types import Ints2d
 
 from .errors import ScreeningError
 
@@ -32,19 +37,26 @@ class LowerLemmatizer:
 
     def __init__(self) -> None:
         self.table = _lemma_table()
-        self.cache: dict[str, str] = {}
+        self.cache: dict[int, str] = {}  # hash of a lower-cased form -> its lemma
 
     def __call__(self, doc: Doc) -> Doc:
-        """Set the lemmas of ``doc`` in place."""
+        """Set the lemmas of ``doc`` in place: one lookup per distinct word, one array write."""
+        if not len(doc):
+            return doc
+        strings = doc.vocab.strings
         cache = self.cache
-        for token in doc:
-            low = token.lower_
+        forms, inverse = np.unique(doc.to_array(LOWER), return_inverse=True)
+        lemmas = np.empty_like(forms)
+        for n, low in enumerate(forms.tolist()):
             lemma = cache.get(low)
             if lemma is None:
-                lemma = str(self.table.get(low, low)).lower()
+                text = strings[low]
+                lemma = str(self.table.get(text, text)).lower()
                 if len(cache) < 200_000:
                     cache[low] = lemma
-            token.lemma_ = lemma
+            # Added per document: inside a memory zone the store forgets the strings it added at its end.
+            lemmas[n] = strings.add(lemma)
+        doc.from_array([LEMMA], cast("Ints2d", lemmas[inverse].reshape(-1, 1)))
         return doc
 
 
@@ -57,9 +69,20 @@ def make_lemmatizer(nlp: Language, name: str) -> LowerLemmatizer:
 @Language.component("screening_line_breaks")
 def line_breaks(doc: Doc) -> Doc:
     """Start a sentence after every line break, so list items and ad lines stay separate."""
-    for i, token in enumerate(doc[:-1]):
-        if "\n" in token.text or "\n" in token.whitespace_:
-            doc[i + 1].is_sent_start = True
+    # The tokeniser puts line breaks only in whitespace tokens (a token's trailing whitespace is at most one
+    # space), so only those are read. The starts are written as one array: setting Token.is_sent_start checks
+    # the whole Doc for a parse on every call, which made this quadratic in the number of lines.
+    if len(doc) < 2:
+        return doc
+    spaces = np.flatnonzero(doc.to_array(IS_SPACE)[:-1]).tolist()
+    after = [i + 1 for i in spaces if "\n" in doc[i].text]
+    if not after:
+        return doc
+    if doc.has_annotation("DEP"):
+        doc[after[0]].is_sent_start = True  # spaCy refuses to change a parsed Doc's sentences, as it did here
+    starts = doc.to_array(SENT_START)
+    starts[after] = 1
+    doc.from_array([SENT_START], cast("Ints2d", starts.reshape(-1, 1)))
     return doc
 
 

@@ -28,6 +28,9 @@ from sklearn.svm import LinearSVC
 
 from .text import clean_text
 
+# Feature rows of one call's texts per vectoriser list (keyed by its id), shared by the members using it.
+FeatureCache = dict[int, Any]
+
 
 def rule_summary(rules: np.ndarray) -> np.ndarray:
     """Two stacking features from the rule matrix: log1p of asserted and of only-mentioned indicators."""
@@ -81,16 +84,43 @@ class _Member:
         self.model_.fit(x, y)
         return self
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for cache in ("_by_feature", "_names"):  # rebuilt on first use, never part of an artefact
+            state.pop(cache, None)
+        return state
+
+    def feature_names(self, n: int) -> np.ndarray:
+        """Column names of vectoriser ``n``, built once (scikit-learn sorts the vocabulary on every call)."""
+        names: dict[int, np.ndarray] = self.__dict__.setdefault("_names", {})
+        if n not in names:
+            names[n] = self.vectorizers_[n].get_feature_names_out()
+        return names[n]
+
+    def _train_by_feature(self) -> Any:
+        """``train_.T`` as CSR, built once: ``x @ train_.T`` made scipy convert all of ``train_`` on every call."""
+        by_feature = self.__dict__.get("_by_feature")
+        if by_feature is None:
+            by_feature = self._by_feature = self.train_.T.tocsr()
+        return by_feature
+
     def _stack(self, mats: list[Any], rules: np.ndarray) -> Any:
         return sparse.hstack(mats).tocsr()
 
-    def matrix(self, texts: Sequence[str], rules: np.ndarray) -> Any:
-        return self._stack([v.transform(texts) for v in self.vectorizers_], rules)
+    def matrix(self, texts: Sequence[str], rules: np.ndarray, cache: FeatureCache | None = None) -> Any:
+        """Feature rows of ``texts``; members sharing one vectoriser list share one entry of ``cache``."""
+        if cache is None:
+            return self._stack([v.transform(texts) for v in self.vectorizers_], rules)
+        key = id(self.vectorizers_)
+        if key not in cache:
+            cache[key] = self._stack([v.transform(texts) for v in self.vectorizers_], rules)
+        return cache[key]
 
-    def decision_function(self, texts: Sequence[str], rules: np.ndarray) -> np.ndarray:
-        x = self.matrix(texts, rules)
+    def decision_function(self, texts: Sequence[str], rules: np.ndarray, cache: FeatureCache | None = None
+                          ) -> np.ndarray:
+        x = self.matrix(texts, rules, cache)
         if self.kind == "knn":
-            sims = (x @ self.train_.T).toarray() / len(self.vectorizers_)
+            sims = (x @ self._train_by_feature()).toarray() / len(self.vectorizers_)
             pos = sims[:, self.positive_].max(axis=1) if self.positive_.any() else np.zeros(len(texts))
             neg = sims[:, ~self.positive_].max(axis=1) if (~self.positive_).any() else np.zeros(len(texts))
             return np.asarray(pos - neg, dtype=float)
@@ -147,18 +177,42 @@ class DocumentClassifier:
             return np.zeros((n, len(self.rule_feature_names)))
         return np.asarray(rules, dtype=float)
 
-    def _members_z(self, texts: Sequence[str], rules: np.ndarray | None) -> np.ndarray:
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "members_" in state:
+            self._share_vectorizers()
+
+    def _share_vectorizers(self) -> None:
+        """Members whose fitted vectorisers are equal (lr and knn) use one list: one transform, one copy."""
+        seen: list[list[TfidfVectorizer]] = []
+        for member in self.members_:
+            for vecs in seen:
+                if _same_vectorizers(vecs, member.vectorizers_):
+                    member.vectorizers_ = vecs
+                    break
+            else:
+                seen.append(member.vectorizers_)
+
+    def _members_z(self, texts: Sequence[str], rules: np.ndarray | None, cache: FeatureCache | None = None
+                   ) -> np.ndarray:
         r = self._rules(rules, len(texts))
-        d = np.column_stack([m.decision_function(list(texts), r) for m in self.members_])
+        texts = list(texts)
+        cache = {} if cache is None else cache
+        d = np.column_stack([m.decision_function(texts, r, cache) for m in self.members_])
         return np.hstack([(d - self.center_) / self.scale_, rule_summary(r)])
 
     def decision_function(self, texts: Sequence[str], rules: np.ndarray | None = None) -> np.ndarray:
         """The stacked decision value (log-odds before the sigmoid)."""
         return np.asarray(self.calibrator_.decision_function(self._members_z(texts, rules)))
 
-    def predict_proba(self, texts: Sequence[str], rules: np.ndarray | None = None) -> np.ndarray:
-        """Calibrated probabilities, shape (n, 2)."""
-        return np.asarray(self.calibrator_.predict_proba(self._members_z(texts, rules)))
+    def predict_proba(self, texts: Sequence[str], rules: np.ndarray | None = None, *,
+                      cache: FeatureCache | None = None) -> np.ndarray:
+        """Calibrated probabilities, shape (n, 2).
+
+        ``cache``: an empty dict to keep the texts' feature rows in, for a later :meth:`top_terms` call on
+        the same single text, so the text is transformed once.
+        """
+        return np.asarray(self.calibrator_.predict_proba(self._members_z(texts, rules, cache)))
 
     def get_feature_names_out(self) -> np.ndarray:
         """Names of the explaining member's columns (words and character n-grams)."""
@@ -166,6 +220,10 @@ class DocumentClassifier:
         names = [f"word:{n}" for n in lr.vectorizers_[0].get_feature_names_out()]
         names += [f"char:{n}" for n in lr.vectorizers_[1].get_feature_names_out()]
         return np.array(names, dtype=object)
+
+    def common_words(self) -> list[str]:
+        """The single words among the explaining member's word features (seen in two or more training texts)."""
+        return [str(w) for w in self._explainer().feature_names(0) if " " not in w]
 
     def stack_feature_names(self) -> list[str]:
         """Names of the stacking layer's inputs, in the order of ``calibrator_.coef_``."""
@@ -177,16 +235,28 @@ class DocumentClassifier:
                 return m
         raise ValueError("no logistic-regression member to explain the score")
 
-    def top_terms(self, text: str, rules: np.ndarray | None = None, k: int = 5) -> list[tuple[str, float]]:
-        """The word features that push this document's score up most: ``(term, contribution)``."""
+    def top_terms(self, text: str, rules: np.ndarray | None = None, k: int = 5, *,
+                  cache: FeatureCache | None = None) -> list[tuple[str, float]]:
+        """The word features that push this document's score up most: ``(term, contribution)``.
+
+        ``cache``: the dict passed to :meth:`predict_proba` for this same text, whose word columns are reused.
+        """
         lr = self._explainer()
-        x = lr.vectorizers_[0].transform([text]).tocsr()
-        coef = lr.model_.coef_[0][: x.shape[1]]
-        names = lr.vectorizers_[0].get_feature_names_out()
-        contrib = [(str(names[j]), float(v * coef[j])) for j, v in zip(x.indices, x.data, strict=True)]
-        contrib = [c for c in contrib if c[1] > 0]
-        contrib.sort(key=lambda c: -c[1])
-        return contrib[:k]
+        words = lr.vectorizers_[0]
+        n_words = len(words.vocabulary_)
+        stacked = None if cache is None else cache.get(id(lr.vectorizers_))
+        x = words.transform([text]).tocsr() if stacked is None else stacked[:, :n_words]
+        coef = lr.model_.coef_[0][:n_words]
+        contrib = x.data * coef[x.indices]
+        order = [n for n in np.argsort(-contrib, kind="stable").tolist() if contrib[n] > 0][:k]
+        names = lr.feature_names(0)
+        return [(str(names[x.indices[n]]), float(contrib[n])) for n in order]
+
+
+def _same_vectorizers(a: list[TfidfVectorizer], b: list[TfidfVectorizer]) -> bool:
+    return a is b or (len(a) == len(b) and all(
+        x.get_params() == y.get_params() and x.vocabulary_ == y.vocabulary_ and np.array_equal(x.idf_, y.idf_)
+        for x, y in zip(a, b, strict=True)))
 
 
 def term_spans(text: str, term: str, limit: int = 2) -> list[tuple[int, int]]:

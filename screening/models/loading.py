@@ -15,7 +15,9 @@ def attach_model(engine: Engine, model_dir: str | Path) -> Engine:
     """Verify and load the model artefact in ``model_dir`` as the engine's scorer."""
     from .scorer import ModelScorer
 
-    engine.set_scorer(ModelScorer.from_dir(engine.taxonomy, Path(model_dir)))
+    scorer = ModelScorer.from_dir(engine.taxonomy, Path(model_dir))
+    engine.set_scorer(scorer)
+    engine.warm(scorer.classifier.common_words())
     return engine
 
 

@@ -13,7 +13,7 @@ from ..scoring import Scored, indicator_strengths, verdict_for
 from ..sentences import Sentence, candidate_spans
 from ..taxonomy import Taxonomy
 from .artefacts import load_artefact
-from .classifier import DocumentClassifier, term_spans
+from .classifier import DocumentClassifier, FeatureCache, term_spans
 from .features import rule_features
 from .indicators import IndicatorModels
 
@@ -62,9 +62,9 @@ class ModelScorer:
                     out.append(Evidence(iid, f"model/{iid}", a, b, text[a:b], "asserted", "model", float(probs[n, j])))
         return out
 
-    def _term_evidence(self, text: str, rules: np.ndarray) -> list[Evidence]:
+    def _term_evidence(self, text: str, rules: np.ndarray, cache: FeatureCache) -> list[Evidence]:
         out = []
-        for term, contribution in self.classifier.top_terms(text, rules, TERM_EVIDENCE):
+        for term, contribution in self.classifier.top_terms(text, rules, TERM_EVIDENCE, cache=cache):
             for start, end in term_spans(text, term, limit=1):
                 out.append(Evidence(MODEL_INDICATOR, f"model/term:{term}", start, end, text[start:end], "asserted",
                                     "model", contribution))
@@ -73,7 +73,8 @@ class ModelScorer:
     def score(self, text: str, evidence: tuple[Evidence, ...], sentences: Sequence[Sentence] = ()) -> Scored:
         """Calibrated score and verdict; indicators from rules and from the indicator models."""
         rules = rule_features(evidence, self.indicator_ids).reshape(1, -1)
-        p = float(self.classifier.predict_proba([text], rules)[0, 1])
+        cache: FeatureCache = {}
+        p = float(self.classifier.predict_proba([text], rules, cache=cache)[0, 1])
         # Indicator models speak only where the document model flags: their evidence explains a flag.
         model_ev = self._model_indicators(text, sentences) if p >= self.review else []
         model_ev = [e for e in model_ev if e.indicator in self.taxonomy.by_id]
@@ -95,5 +96,5 @@ class ModelScorer:
             # Without any asserted indicator a supplier document cannot reach review: policy, negation
             # and generic-risk language must not raise risk however much it resembles a finding.
             p = min(p, self.review * 0.99)
-        extra = model_ev + (self._term_evidence(text, rules) if p >= self.review else [])
+        extra = model_ev + (self._term_evidence(text, rules, cache) if p >= self.review else [])
         return Scored(p, verdict_for(p, self.review, self.high), tuple(indicators), tuple(extra))
