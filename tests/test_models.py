@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -209,3 +210,20 @@ def test_retraining_the_supplier_model_reproduces_the_shipped_manifest(tmp_path:
     assert again["metrics"] == shipped["metrics"]
     assert again["thresholds"] == shipped["thresholds"]
     assert again["data"] == shipped["data"]
+
+
+@pytest.mark.parametrize("profile", ["supplier", "recruitment"])
+def test_model_term_evidence_points_at_content_words(profile: str) -> None:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    engine = default_engine(profile)
+    docs = load_spec(str(ROOT / "corpora" / profile) + "@test", "test")
+    terms = []
+    for doc in docs:
+        result = engine.screen(doc.text, doc.id)
+        assert_contract(result.to_dict(), doc.text)
+        terms += [e.text.lower() for e in result.evidence if e.rule.startswith("model/term:")]
+    assert terms, "flagged test documents carry term evidence"
+    for term in terms:
+        words = re.split(r"[\W_]+", term)
+        assert any(len(w) > 1 and not w.isdigit() and w not in ENGLISH_STOP_WORDS for w in words), term

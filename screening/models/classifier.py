@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
@@ -239,6 +239,9 @@ class DocumentClassifier:
                   cache: FeatureCache | None = None) -> list[tuple[str, float]]:
         """The word features that push this document's score up most: ``(term, contribution)``.
 
+        Terms made only of function words, digits or single letters are skipped: they can carry weight but
+        explain nothing to a reader.
+
         ``cache``: the dict passed to :meth:`predict_proba` for this same text, whose word columns are reused.
         """
         lr = self._explainer()
@@ -248,9 +251,23 @@ class DocumentClassifier:
         x = words.transform([text]).tocsr() if stacked is None else stacked[:, :n_words]
         coef = lr.model_.coef_[0][:n_words]
         contrib = x.data * coef[x.indices]
-        order = [n for n in np.argsort(-contrib, kind="stable").tolist() if contrib[n] > 0][:k]
         names = lr.feature_names(0)
-        return [(str(names[x.indices[n]]), float(contrib[n])) for n in order]
+        out: list[tuple[str, float]] = []
+        for n in np.argsort(-contrib, kind="stable").tolist():
+            if contrib[n] <= 0 or len(out) == k:
+                break
+            term = str(names[x.indices[n]])
+            if _informative(term):
+                out.append((term, float(contrib[n])))
+        return out
+
+
+def _informative(term: str) -> bool:
+    """Whether a word feature can explain a score to a reader: not only function words, digits or single letters.
+
+    Such terms ("a", "they", "in a") can carry weight in the model, but pointing at them explains nothing.
+    """
+    return any(len(w) > 1 and not w.isdigit() and w not in ENGLISH_STOP_WORDS for w in re.split(r"[\W_]+", term))
 
 
 def _same_vectorizers(a: list[TfidfVectorizer], b: list[TfidfVectorizer]) -> bool:
