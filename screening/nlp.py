@@ -25,6 +25,12 @@ from .errors import ScreeningError
 BLANK = "blank:en"
 
 
+# Distinct lower-cased forms whose lemma is remembered across documents. Common words repeat (Zipf), so a
+# small cache catches nearly every lookup; a bound keeps a stream of ever-new forms (numbers, names) from
+# growing the process: 50,000 entries are about 9 MB.
+LEMMA_CACHE_SIZE = 50_000
+
+
 @lru_cache(maxsize=1)
 def _lemma_table() -> Any:
     from spacy.lookups import load_lookups
@@ -52,7 +58,7 @@ class LowerLemmatizer:
             if lemma is None:
                 text = strings[low]
                 lemma = str(self.table.get(text, text)).lower()
-                if len(cache) < 200_000:
+                if len(cache) < LEMMA_CACHE_SIZE:
                     cache[low] = lemma
             # Added per document: inside a memory zone the store forgets the strings it added at its end.
             lemmas[n] = strings.add(lemma)
