@@ -128,3 +128,12 @@ def test_shipped_profiles_build_through_the_component() -> None:
     nlp.add_pipe("screening_indicators", config={"profile": "recruitment"})
     doc = nlp("Pay a processing fee of USD 500 before the interview. Contact us on WhatsApp only.")
     assert {s.label_ for s in doc.spans["screening"]} & {"RC01", "RC08"}
+
+
+def test_words_spelled_like_spacy_symbols_do_not_break_later_documents(supplier_engine: Engine) -> None:
+    # spaCy 3.8 broke its vocabulary for every later document after a memory zone saw "IS_ALPHA".
+    for text in ("IS_ALPHA", "IS_ALPHA and ORTH", "The supervisor keeps the passports. IS_ALPHA"):
+        for _ in range(2):
+            result = supplier_engine.screen(text)
+            assert result.error is None
+            assert_contract(result.to_dict(), text)
