@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spacy.language import Language
 from spacy.tokens import Doc
 
 from . import __version__
@@ -56,6 +58,23 @@ def split_chunks(text: str, size: int = CHUNK_CHARS) -> list[tuple[int, str]]:
     return chunks
 
 
+# spaCy's vocabulary keeps a little memory for every new word form it has seen, even inside memory zones
+# (bare ``spacy.blank("en")``: about 33 MB per million short documents with new numbers). Every
+# ``RENEW_CHECK_EVERY`` documents the engine looks at the vocabulary's count of lexemes ever made and, above
+# ``RENEW_LEXEMES``, rebuilds its spaCy pipeline and rule matchers (under a second); results do not change.
+RENEW_CHECK_EVERY = 10_000
+RENEW_LEXEMES = 500_000
+
+
+@dataclass(frozen=True)
+class _Pipeline:
+    """The spaCy-bound parts of an engine, replaced together when the vocabulary is renewed."""
+
+    nlp: Language
+    detector: RuleDetector
+    assertion: AssertionClassifier
+
+
 class Engine:
     """Screen texts for one profile's indicators and score them."""
 
@@ -75,9 +94,11 @@ class Engine:
             raise ProfileError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
         self.profile = profile
         self.taxonomy = self._taxonomy(profile, taxonomy, replace_taxonomy, taxonomy_sha256)
-        self.nlp = build_nlp(pipeline)
-        self.detector = RuleDetector(self.nlp, self.taxonomy)
-        self.assertion = AssertionClassifier(self.nlp, self.taxonomy)
+        self.pipeline = pipeline
+        self._warm_words: list[str] = []
+        self._pipe = self._build_pipeline()
+        self._screened = 0
+        self.renew_lexemes = RENEW_LEXEMES
         self.scorer: Scorer = scorer if scorer is not None else RuleScorer(self.taxonomy)
         self.info = EngineInfo(__version__, self.taxonomy.version, self.scorer.name)
         settings = get_settings()
@@ -94,6 +115,42 @@ class Engine:
             return user
         return extend_taxonomy(load_taxonomy(profile), user)
 
+    def _build_pipeline(self) -> _Pipeline:
+        nlp = build_nlp(self.pipeline)
+        pipe = _Pipeline(nlp, RuleDetector(nlp, self.taxonomy), AssertionClassifier(nlp, self.taxonomy))
+        self._warm_pipeline(pipe, self._warm_words)
+        return pipe
+
+    @property
+    def nlp(self) -> Language:
+        """The spaCy pipeline in use (replaced when the vocabulary is renewed)."""
+        return self._pipe.nlp
+
+    @property
+    def detector(self) -> RuleDetector:
+        """The rule detector in use."""
+        return self._pipe.detector
+
+    @property
+    def assertion(self) -> AssertionClassifier:
+        """The assertion classifier in use."""
+        return self._pipe.assertion
+
+    def renew(self) -> None:
+        """Rebuild the spaCy pipeline and rule matchers, dropping what the vocabulary kept of past documents."""
+        self._pipe = self._build_pipeline()
+
+    def _after_document(self, pipe: _Pipeline) -> None:
+        self._screened += 1
+        if self._screened % RENEW_CHECK_EVERY == 0 and pipe is self._pipe and len(pipe.nlp.vocab) > self.renew_lexemes:
+            log.info("renewing the spaCy vocabulary after %d documents", self._screened)
+            self.renew()
+
+    @staticmethod
+    def _warm_pipeline(pipe: _Pipeline, forms: list[str]) -> None:
+        for n in range(0, len(forms), 10_000):
+            pipe.nlp.make_doc(" ".join(forms[n : n + 10_000]))
+
     def warm(self, words: Iterable[str]) -> None:
         """Make ``words`` (as written and capitalised) permanent in the pipeline's vocabulary and tokeniser cache.
 
@@ -103,17 +160,17 @@ class Engine:
         """
         forms = list(words)
         forms += [w.capitalize() for w in forms]
-        for n in range(0, len(forms), 10_000):
-            self.nlp.make_doc(" ".join(forms[n : n + 10_000]))
+        self._warm_words += forms
+        self._warm_pipeline(self._pipe, forms)
 
     def set_scorer(self, scorer: Scorer) -> None:
         """Replace the scoring stage (a trained model) without touching detection."""
         self.scorer = scorer
         self.info = EngineInfo(__version__, self.taxonomy.version, scorer.name)
 
-    def _sentences(self, doc: Doc, offset: int, cues: Any) -> list[Sentence]:
+    def _sentences(self, pipe: _Pipeline, doc: Doc, offset: int, cues: Any) -> list[Sentence]:
         out = []
-        for start, end, frame in self.assertion.sentence_frames(doc, cues):
+        for start, end, frame in pipe.assertion.sentence_frames(doc, cues):
             sent = doc[start:end]
             text = sent.text
             if not text.strip() or not any(ch.isalnum() for ch in text):
@@ -123,9 +180,9 @@ class Engine:
             out.append(Sentence(offset + a, offset + b, frame))
         return out
 
-    def _doc_evidence(self, doc: Doc, offset: int, cues: Any) -> list[Evidence]:
-        hits = self.detector.find(doc)
-        statuses = self.assertion.classify(doc, hits, cues)
+    def _doc_evidence(self, pipe: _Pipeline, doc: Doc, offset: int, cues: Any) -> list[Evidence]:
+        hits = pipe.detector.find(doc)
+        statuses = pipe.assertion.classify(doc, hits, cues)
         out = []
         for hit, (status, cue) in zip(hits, statuses, strict=True):
             span = doc[hit.start : hit.end]
@@ -155,14 +212,16 @@ class Engine:
         evidence: list[Evidence] = []
         sents: list[Sentence] = []
         chunks = split_chunks(text)
-        with self.nlp.memory_zone():
-            for (offset, _), doc in zip(chunks, self.nlp.pipe(c for _, c in chunks), strict=True):
+        pipe = self._pipe  # one pipeline for the whole text, even if another thread renews it meanwhile
+        with pipe.nlp.memory_zone():
+            for (offset, _), doc in zip(chunks, pipe.nlp.pipe(c for _, c in chunks), strict=True):
                 if deadline is not None and time.monotonic() > deadline:
                     raise DocumentTimeoutError("screening the document took too long (setting max_seconds)")
-                cues = self.assertion.cues(doc)
-                evidence.extend(self._doc_evidence(doc, offset, cues))
+                cues = pipe.assertion.cues(doc)
+                evidence.extend(self._doc_evidence(pipe, doc, offset, cues))
                 if sentences:
-                    sents.extend(self._sentences(doc, offset, cues))
+                    sents.extend(self._sentences(pipe, doc, offset, cues))
+        self._after_document(pipe)
         return tuple(evidence), sents
 
     def detect(self, text: str) -> tuple[Evidence, ...]:

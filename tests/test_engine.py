@@ -137,3 +137,18 @@ def test_words_spelled_like_spacy_symbols_do_not_break_later_documents(supplier_
             result = supplier_engine.screen(text)
             assert result.error is None
             assert_contract(result.to_dict(), text)
+
+
+def test_engine_renews_its_vocabulary_without_changing_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    import screening.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "RENEW_CHECK_EVERY", 5)
+    engine = Engine("supplier")
+    engine.renew_lexemes = 0  # renew at every check
+    texts = [f"Worker {n} said the agent keeps the passports of all {n + 7} workers." for n in range(12)]
+    first = engine.nlp
+    results = [engine.screen(t, f"d{n}").to_dict() for n, t in enumerate(texts)]
+    assert engine.nlp is not first  # renewed twice along the way
+    again = Engine("supplier")
+    assert results == [again.screen(t, f"d{n}").to_dict() for n, t in enumerate(texts)]
+    assert any(r["indicators"] for r in results)
