@@ -495,18 +495,18 @@ def test_semantic_matcher_finds_paraphrases_the_rules_miss(profile: str, minilm:
 
 
 @pytest.mark.slow
-def test_cli_retrains_the_shipped_supplier_transformer_model_byte_for_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_retrains_the_shipped_supplier_transformer_model_byte_for_byte(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from screening.cli import main
-
     shipped = ROOT / "models" / "supplier" / "transformer"
-    monkeypatch.chdir(ROOT)
     out = tmp_path / "transformer"
-    assert main(["train", "--backend", "transformer", "--profile", "supplier", "--data", "corpora/supplier",
-                 "--out", str(out)]) == 0
-    assert "model written to" in capsys.readouterr().out
+    # A fresh process, as a user runs it: torch settings left by other tests (threads, precision) change
+    # the order of float sums and so the last bits of the embeddings.
+    run = subprocess.run([str(Path(sys.executable).parent / "screening"), "train", "--backend", "transformer",
+                          "--profile", "supplier", "--data", "corpora/supplier", "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "model written to" in run.stdout
     again = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     before = json.loads((shipped / "manifest.json").read_text(encoding="utf-8"))
     assert again["files"] == before["files"]  # the same sha256 of model.joblib
