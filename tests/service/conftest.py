@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,7 +16,7 @@ from screening.taxonomy import PROFILES, load_taxonomy
 from service.main import create_app
 from service.settings import ServiceSettings
 
-from ..conftest import ROOT
+from ..servers import running_service
 
 
 def _loadable(profile: str) -> bool:
@@ -74,52 +68,16 @@ def client(settings: ServiceSettings) -> Iterator[TestClient]:
         yield c
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def running_server(env: dict[str, str] | None = None, *, log_file: Path | None = None,
                    log_level: str = "warning") -> Iterator[str]:
-    """Start ``service.main.run`` in a real uvicorn process on a free loopback port; always stop it.
+    """The base URL of ``service.main.run`` in a real uvicorn process serving the test profiles; always stopped.
 
     The process's output goes to ``log_file`` (a temporary file when not given).
     """
-    port = free_port()
-    full_env = {**os.environ, "SCREENING_PROFILES": ",".join(SERVED), **(env or {})}
-    code = f"from service.main import run; run('127.0.0.1', {port}, 1, log_level={log_level!r})"
-    with ExitStack() as stack:
-        if log_file is None:
-            log_file = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "server.log"
-        out = stack.enter_context(open(log_file, "wb"))
-        proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=full_env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            while True:
-                if proc.poll() is not None:
-                    raise AssertionError(f"server exited with {proc.returncode}:\n"
-                                         f"{log_file.read_text(errors='replace')}")
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"server not ready in time:\n{log_file.read_text(errors='replace')}")
-                time.sleep(0.2)
-            yield base
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=5)
+    with running_service({"SCREENING_PROFILES": ",".join(SERVED), **(env or {})}, log_file=log_file,
+                         log_level=log_level, ready_timeout=READY_TIMEOUT_S) as server:
+        yield server.base
 
 
 @pytest.fixture(scope="session")
