@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 from screening.results import ASSERTIONS, VERDICTS
@@ -34,3 +39,15 @@ def assert_contract(record: dict[str, Any], text: str | None = None) -> None:
     assert asserted_ids <= {i["id"] for i in record["indicators"]}
     if text is not None:
         assert_offsets(text, record["evidence"])
+
+
+def kill_mid_run(cmd: list[str], out: Path, *, min_bytes: int = 20_000, timeout: float = 60,
+                 cwd: Path | None = None) -> int:
+    """Start ``cmd``, SIGKILL it (its whole process group) once ``out`` holds ``min_bytes``; lines written."""
+    proc = subprocess.Popen(cmd, start_new_session=True, cwd=cwd)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < min_bytes):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return len(out.read_text().splitlines())

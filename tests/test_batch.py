@@ -2,11 +2,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from screening.batch import BATCH, EngineConfig, _batches, resume_state, screen_stream
@@ -14,6 +10,7 @@ from screening.cli import main
 from screening.ingest import Document
 
 from .conftest import FIXTURES
+from .helpers import kill_mid_run
 
 MINI = ["--taxonomy", str(FIXTURES / "mini_taxonomy.yaml"), "--replace-taxonomy", "--rules-only"]
 LINES = ["The agent keeps the passports of worker {n}.", "Fire drill {n} completed on time.",
@@ -90,13 +87,7 @@ def test_sigkill_then_resume_gives_every_id_exactly_once(tmp_path: Path) -> None
     main(["scan", str(src), *MINI, "-q", "--jobs", "1", "-o", str(full)])
     out = tmp_path / "killed.jsonl"
     cmd = [sys.executable, "-m", "screening.cli", "scan", str(src), *MINI, "-q", "--jobs", "1", "-o", str(out)]
-    proc = subprocess.Popen(cmd, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    partial = len(out.read_text().splitlines())
+    partial = kill_mid_run(cmd, out)
     assert 0 < partial < 4000
     assert main(["scan", str(src), *MINI, "-q", "--jobs", "1", "-o", str(out), "--resume"]) == 0
     resumed = _records(out)

@@ -10,11 +10,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ from screening.errors import ScreeningError
 from screening.ingest import Document
 
 from .conftest import FIXTURES, ROOT
+from .helpers import kill_mid_run
 from .test_batch import LINES, MINI, _input, _records
 
 BLOCK_DASK = ("import sys\n"
@@ -93,13 +91,7 @@ def test_sigkilled_dask_client_then_resume_gives_every_id_exactly_once(tmp_path:
     dask = ["--engine", "dask", "--scheduler", cluster[0]]
     out = tmp_path / "killed.jsonl"
     cmd = [sys.executable, "-m", "screening.cli", "scan", str(src), *MINI, "-q", *dask, "-o", str(out)]
-    proc = subprocess.Popen(cmd, start_new_session=True, cwd=ROOT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    partial = len(out.read_text().splitlines())
+    partial = kill_mid_run(cmd, out, timeout=120, cwd=ROOT)
     assert 0 < partial < 4000
     assert main(["scan", str(src), *MINI, "-q", *dask, "-o", str(out), "--resume"]) == 0
     assert sorted(r["id"] for r in _records(out)) == sorted(f"d{i}" for i in range(4000))
