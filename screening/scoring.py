@@ -18,6 +18,8 @@ from .taxonomy import Taxonomy
 INDICATOR_PULL = 0.7
 # A finding reported as remediated shows the indicator occurred, but weighs far less than an open one.
 REMEDIATED_FACTOR = 0.2
+# A gated document (no asserted indicator) keeps its rank but stays just under the review threshold.
+GATE_FACTOR = 0.99
 
 
 @dataclass(frozen=True)

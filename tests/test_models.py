@@ -69,7 +69,8 @@ def test_training_writes_manifest_card_and_checked_model(tiny_model: Path) -> No
     assert manifest["taxonomy"]["version"] and manifest["data"]["train"][0]["sha256"]
     assert "Intended use" in (tiny_model / "MODEL_CARD.md").read_text()
     bundle, _ = load_artefact(tiny_model)
-    assert set(bundle) == {"classifier", "indicators", "indicator_ids"}
+    assert set(bundle) == {"classifier", "indicators", "indicator_ids", "calibration"}
+    assert bundle["calibration"] is None  # recruitment: no gate, so no calibration per gate group
 
 
 def test_model_scores_are_probabilities_with_model_evidence(tiny_model: Path) -> None:
@@ -227,3 +228,34 @@ def test_model_term_evidence_points_at_content_words(profile: str) -> None:
     for term in terms:
         words = re.split(r"[\W_]+", term)
         assert any(len(w) > 1 and not w.isdigit() and w not in ENGLISH_STOP_WORDS for w in words), term
+
+
+def test_gate_calibration_lowers_documents_the_gate_holds_back() -> None:
+    """Same raw probability, fewer true positives without an indicator: the calibrated score says so."""
+    import numpy as np
+
+    from screening.models.calibration import GateCalibration
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 0.95, 400)
+    has = np.arange(400) % 2 == 0
+    # With an indicator the raw probability is right; without one, a positive is four times rarer.
+    y = np.where(has, rng.uniform(size=400) < p, rng.uniform(size=400) < p / 4).astype(int)
+    cal = GateCalibration().fit(p, has, y)
+    with_ind, without = cal.apply([0.6, 0.6], [True, False])
+    assert abs(with_ind - 0.6) < 0.1
+    assert without < 0.35
+    for g, mask in ((1, has), (0, ~has)):
+        got = cal.apply(p[mask], has[mask])
+        assert abs(got.mean() - y[mask].mean()) < 0.02, g  # Platt scaling matches the group's base rate
+    # A group with one class only keeps the raw probability.
+    flat = GateCalibration().fit(p, has, np.where(has, y, 0))
+    assert flat.apply([0.3], [False])[0] == pytest.approx(0.3)
+    assert flat.describe()["without_indicator"]["n"] == 200
+
+
+def test_shipped_supplier_scores_are_calibrated_after_the_gate() -> None:
+    manifest = json.loads((ROOT / "models" / "supplier" / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["params"]["gate_calibration"]["with_indicator"]["n"] > 0
+    for split in ("dev", "test"):
+        assert manifest["metrics"]["held_out"][f"corpora/supplier@{split}"]["binary"]["ece"] < 0.05, split

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.svm import LinearSVC
 
 from .text import clean_text
@@ -150,14 +150,20 @@ class DocumentClassifier:
     def _new_member(self, kind: str) -> _Member:
         return _Member(kind, self.c_lr if kind == "lr" else self.c_svm, self.seed)
 
-    def fit(self, texts: Sequence[str], y: Any, rules: np.ndarray | None = None) -> DocumentClassifier:
-        """Fit members, out-of-fold calibration, then the final members on all data."""
+    def fit(self, texts: Sequence[str], y: Any, rules: np.ndarray | None = None,
+            groups: Sequence[str] | None = None) -> DocumentClassifier:
+        """Fit members, out-of-fold calibration, then the final members on all data.
+
+        ``groups``: documents of one group (near-variants written from one idea) stay in one fold, so the
+        out-of-fold scores that calibrate and set thresholds are as honest as held-out ones.
+        """
         y_arr = np.asarray(y, dtype=int)
         r = self._rules(rules, len(texts))
         texts = list(texts)
         oof = np.zeros((len(texts), len(self.members)))
-        skf = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
-        for train_idx, test_idx in skf.split(texts, y_arr):
+        skf = StratifiedGroupKFold(self.folds, shuffle=True, random_state=self.seed)
+        group_ids = list(range(len(texts))) if groups is None else list(groups)
+        for train_idx, test_idx in skf.split(texts, y_arr, group_ids):
             a = [texts[i] for i in train_idx]
             b = [texts[i] for i in test_idx]
             for m, kind in enumerate(self.members):

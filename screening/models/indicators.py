@@ -14,7 +14,7 @@ from scipy import sparse
 from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
+from sklearn.model_selection import GroupKFold
 
 from .text import clean_text
 
@@ -69,11 +69,13 @@ class IndicatorModels:
         return out
 
     def fit(self, texts: Sequence[str], indicators: Sequence[Sequence[str]], sentences: Sequence[Sequence[str]],
-            rule_hits: np.ndarray, gate: np.ndarray | None = None) -> IndicatorModels:
+            rule_hits: np.ndarray, gate: np.ndarray | None = None,
+            groups: Sequence[str] | None = None) -> IndicatorModels:
         """Fit on passages; ``rule_hits[i, j]`` is 1 when a rule asserted indicator j in passage i.
 
         ``gate[i]`` says whether the document model (out of fold) would flag passage i; model-raised
         indicators only count in flagged documents, so thresholds are chosen under the same gate.
+        ``groups``: passages of one group stay in one fold.
         """
         texts = list(texts)
         counts = {iid: sum(iid in ids for ids in indicators) for iid in self.indicator_ids}
@@ -81,7 +83,9 @@ class IndicatorModels:
         y = np.array([[int(iid in ids) for iid in self.labels_] for ids in indicators]).reshape(len(texts), -1)
         rules = np.asarray(rule_hits)[:, [self.indicator_ids.index(i) for i in self.labels_]]
         oof = np.zeros_like(y, dtype=float)
-        for train_idx, test_idx in KFold(self.folds, shuffle=True, random_state=self.seed).split(texts):
+        group_ids = list(range(len(texts))) if groups is None else list(groups)
+        folds = GroupKFold(self.folds, shuffle=True, random_state=self.seed)
+        for train_idx, test_idx in folds.split(texts, groups=group_ids):
             vecs, models = self._fit_models([texts[i] for i in train_idx], y[train_idx])
             owner: list[int] = []
             batch: list[str] = []
@@ -106,8 +110,16 @@ class IndicatorModels:
                     best_t, best_f1 = float(t), f1
             self.thresholds_[iid] = best_t
             self.oof_f1_[iid] = round(best_f1, 4)
+        # Out-of-fold indicator decisions (rule hit, or gated model score over its threshold), for the caller to
+        # calibrate on; not part of an artefact (see ``__getstate__``).
+        self.oof_hits_ = (rules > 0) | (gate_arr[:, None] & (oof >= np.array([self.thresholds_[i] for i in self.labels_])))
         self.vectorizers_, self.models_ = self._fit_models(texts, y)
         return self
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        state.pop("oof_hits_", None)
+        return state
 
     def predict_sentences(self, sentences: Sequence[str]) -> np.ndarray:
         """Probability of each indicator (columns ``labels_``) for each sentence."""

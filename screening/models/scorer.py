@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from ..results import Evidence, IndicatorScore
-from ..scoring import Scored, indicator_strengths, verdict_for
+from ..scoring import GATE_FACTOR, Scored, indicator_strengths, verdict_for
 from ..sentences import Sentence, candidate_spans
 from ..taxonomy import Taxonomy
 from .artefacts import load_artefact
+from .calibration import GateCalibration
 from .classifier import DocumentClassifier, FeatureCache, term_spans
 from .features import rule_features
 from .indicators import IndicatorModels
@@ -35,6 +36,9 @@ class ModelScorer:
         self.review = float(manifest["thresholds"]["review"])
         self.high = float(manifest["thresholds"]["high"])
         self.gate = bool(manifest.get("gate_on_indicators", False))
+        self.calibration: GateCalibration | None = bundle.get("calibration")
+        # Indicator models run where the raw probability reaches this (older artefacts: the review threshold).
+        self.indicator_gate = float(manifest.get("params", {}).get("indicator_gate") or self.review)
         self.name: str | None = f"{manifest['name']}@{manifest['files']['model.joblib'][:12]}"
 
     @classmethod
@@ -76,7 +80,7 @@ class ModelScorer:
         cache: FeatureCache = {}
         p = float(self.classifier.predict_proba([text], rules, cache=cache)[0, 1])
         # Indicator models speak only where the document model flags: their evidence explains a flag.
-        model_ev = self._model_indicators(text, sentences) if p >= self.review else []
+        model_ev = self._model_indicators(text, sentences) if p >= self.indicator_gate else []
         model_ev = [e for e in model_ev if e.indicator in self.taxonomy.by_id]
         strengths = indicator_strengths(evidence)
         counts: dict[str, tuple[float, int]] = {}
@@ -92,9 +96,11 @@ class ModelScorer:
             (IndicatorScore(iid, self.taxonomy.by_id[iid].name, s, n) for iid, (s, n) in counts.items()),
             key=lambda i: (-i.score, i.id),
         )
+        if self.calibration is not None:
+            p = float(self.calibration.apply([p], [bool(indicators)])[0])
         if self.gate and not indicators:
             # Without any asserted indicator a supplier document cannot reach review: policy, negation
             # and generic-risk language must not raise risk however much it resembles a finding.
-            p = min(p, self.review * 0.99)
+            p = min(p, self.review * GATE_FACTOR)
         extra = model_ev + (self._term_evidence(text, rules, cache) if p >= self.review else [])
         return Scored(p, verdict_for(p, self.review, self.high), tuple(indicators), tuple(extra))

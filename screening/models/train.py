@@ -13,8 +13,10 @@ import numpy as np
 
 from ..engine import Engine
 from ..results import ScreeningResult
+from ..scoring import GATE_FACTOR
 from ..sentences import candidate_spans
 from .artefacts import save_artefact, sha256_file
+from .calibration import GateCalibration
 from .classifier import DocumentClassifier
 from .data import LabelledDoc, load_specs
 from .features import rule_feature_names, rule_features
@@ -62,7 +64,8 @@ def train(profile: str, specs: Sequence[str], out: Path, *, engine: Engine | Non
     texts = [d.text for d in docs]
     y = np.array([d.label for d in docs])
     clf = DocumentClassifier(members=members, seed=seed, rule_feature_names=rule_feature_names(indicator_ids))
-    clf.fit(texts, y, rules)
+    groups = [d.group for d in docs]
+    clf.fit(texts, y, rules, groups=groups)
     thresholds = choose_thresholds(y, clf.oof_proba_)
     progress(f"thresholds: review {thresholds['review']}, high {thresholds['high']}")
     annotated = [n for n, d in enumerate(docs) if d.indicators or d.label == 0]
@@ -71,22 +74,38 @@ def train(profile: str, specs: Sequence[str], out: Path, *, engine: Engine | Non
         ind_model = IndicatorModels(indicator_ids, seed=seed).fit(
             [texts[n] for n in annotated], [docs[n].indicators for n in annotated],
             [sentences[n] for n in annotated], hits[annotated],
-            gate=clf.oof_proba_[annotated] >= thresholds["review"])
+            gate=clf.oof_proba_[annotated] >= thresholds["review"], groups=[groups[n] for n in annotated])
         progress(f"indicator models for {len(ind_model.labels_)} indicators")
-    bundle = {"classifier": clf, "indicators": ind_model, "indicator_ids": indicator_ids}
-    oof_flag = clf.oof_proba_ >= thresholds["review"]
+    gate_on = GATE_DEFAULT.get(profile, False) if gate is None else gate
+    # Indicator models speak where the raw document probability reaches this (the first review threshold).
+    indicator_gate = thresholds["review"]
+    oof = clf.oof_proba_
+    calibration = None
+    if gate_on and ind_model is not None:
+        has = np.asarray(hits.any(axis=1), dtype=bool)
+        has[annotated] |= ind_model.oof_hits_.any(axis=1)
+        calibration = GateCalibration().fit(clf.oof_proba_, has, y)
+        oof = calibration.apply(clf.oof_proba_, has)
+        thresholds = choose_thresholds(y, oof)
+        thresholds["how"] += "; after Platt scaling per gate group (documents with / without an asserted indicator)"
+        oof = np.where(has, oof, np.minimum(oof, thresholds["review"] * GATE_FACTOR))
+        progress(f"gate calibration: thresholds review {thresholds['review']}, high {thresholds['high']}")
+    bundle = {"classifier": clf, "indicators": ind_model, "indicator_ids": indicator_ids, "calibration": calibration}
+    oof_flag = oof >= thresholds["review"]
     manifest: dict[str, Any] = {
         "name": f"screening-{profile}",
         "profile": profile,
         "labels": ["low", "review", "high"],
         "indicator_labels": list(ind_model.labels_) if ind_model else [],
         "thresholds": thresholds,
-        "gate_on_indicators": GATE_DEFAULT.get(profile, False) if gate is None else gate,
+        "gate_on_indicators": gate_on,
         "params": {"members": list(members), "c_lr": clf.c_lr, "c_svm": clf.c_svm, "folds": clf.folds, "seed": seed,
-                   "indicator_thresholds": ind_model.thresholds_ if ind_model else {}},
+                   "indicator_gate": indicator_gate,
+                   "indicator_thresholds": ind_model.thresholds_ if ind_model else {},
+                   "gate_calibration": calibration.describe() if calibration else None},
         "taxonomy": {"version": engine.taxonomy.version, "sha256": engine.taxonomy.sha256},
         "data": {"train": _data_hash(specs), "n_train": len(docs), "positives": int(y.sum())},
-        "metrics": {"train_out_of_fold": {k: v for k, v in binary_metrics(y, clf.oof_proba_, oof_flag).items()
+        "metrics": {"train_out_of_fold": {k: v for k, v in binary_metrics(y, oof, oof_flag).items()
                                           if k != "reliability"},
                     "indicator_out_of_fold_f1": ind_model.oof_f1_ if ind_model else {}},
     }
@@ -183,6 +202,10 @@ def model_card(manifest: dict[str, Any]) -> str:
     if m.get("gate_on_indicators"):
         lines.append("A document with no asserted indicator (rule or indicator model) is capped below `review`: "
                      "policy, negation and generic-risk language does not raise risk.")
+    if m.get("params", {}).get("gate_calibration"):
+        lines.append("The probability is calibrated separately for documents with and without an asserted indicator "
+                     "(out-of-fold scores and out-of-fold indicator decisions, folds by document group), so the "
+                     "score keeps its meaning after that cap.")
     lines += ["", "## Data", f"{m['data']['n_train']} training documents ({m['data']['positives']} positive):"]
     lines += [f"- `{d['spec']}` (sha256 {d['sha256'][:16]}…)" for d in m["data"]["train"]]
     lines += ["", "## Held-out metrics", "", "| data | n | F1 | ROC-AUC | PR-AUC | Brier | ECE | indicator macro-F1 |",

@@ -21,7 +21,7 @@ from threadpoolctl import ThreadpoolController
 from ..errors import ModelError
 from ..models.features import rule_features
 from ..results import Evidence, IndicatorScore
-from ..scoring import Scored, Scorer, indicator_strengths, verdict_for
+from ..scoring import GATE_FACTOR, Scored, Scorer, indicator_strengths, verdict_for
 from ..sentences import Sentence
 from ..taxonomy import Taxonomy
 from .encoder import SentenceEncoder
@@ -30,8 +30,6 @@ from .matcher import Match, SemanticMatcher
 from .train import MAX_SENTENCES, load_transformer, select_sentences
 
 SEMANTIC_RULE = "semantic/"
-# Below review, a gated document keeps its rank but stays under the threshold (as the fast scorer does).
-GATE_FACTOR = 0.99
 
 
 def indicator_scores(taxonomy: Taxonomy, rule_evidence: Sequence[Evidence], model_evidence: Sequence[Evidence]
