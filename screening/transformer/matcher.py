@@ -69,11 +69,17 @@ class SemanticMatcher:
     temperature: softmax temperature of the votes' cosine similarities (lower: the nearest weigh more).
     per_passage: sentences taken as prototypes from each labelled passage, per label.
     floor: lowest threshold allowed, so an indicator with few examples cannot match everything.
+    beta: thresholds maximise F-beta of passage-level matches on the calibration passages. The matcher is
+        the backend's recall stage (paraphrases the rules miss); the document classifier and the gate
+        weigh its matches, so recall counts more than precision here (1.5 by default: with plain F1,
+        the many confusable negatives of the supplier corpus pushed the thresholds up until paraphrase
+        recall fell to 0.785).
     """
 
     def __init__(self, indicator_ids: Sequence[str], *, k: int = 30, temperature: float = 0.1, per_passage: int = 1,
-                 floor: float = 0.1) -> None:
+                 floor: float = 0.1, beta: float = 1.5) -> None:
         self.indicator_ids = tuple(indicator_ids)
+        self.beta = beta
         self.k = k
         self.temperature = temperature
         self.per_passage = per_passage
@@ -150,7 +156,8 @@ class SemanticMatcher:
             for t in grid:
                 pred = scores[:, j] >= t
                 tp = float((pred & y).sum())
-                f1 = 2 * tp / (pred.sum() + y.sum()) if pred.sum() + y.sum() else 0.0
+                b2 = self.beta**2
+                f1 = (1 + b2) * tp / (pred.sum() + b2 * y.sum()) if pred.sum() + y.sum() else 0.0
                 if f1 > best.f1 + 1e-9:
                     best = _Calibration(float(t), f1, tp / max(pred.sum(), 1), tp / max(y.sum(), 1), int(y.sum()))
             self.thresholds_[iid] = best.threshold

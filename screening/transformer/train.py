@@ -107,7 +107,7 @@ def _shown(path: Path) -> str:
 def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | Path | None = None,
                     extra: Sequence[str] = (), seed: int = 0, c: float = 3.0, c_embedding: float = 0.1, k: int = 30,
                     temperature: float = 0.1, max_sentences: int | None = MAX_SENTENCES,
-                    extra_max_sentences: int | None = 16,
+                    extra_max_sentences: int | None = 16, beta: float = 1.5,
                     progress: Callable[[str], None] = log.info) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit the matcher and the classifier of ``engine``'s profile; returns ``(bundle, manifest)`` unsaved.
 
@@ -132,7 +132,7 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
     views = views_of(encoder, [d.text for d in docs], sentences)
     n_train, n_dev = len(train_docs), len(dev_docs)
     passages = [_passage(v, d) for v, d in zip(views, docs, strict=True)]
-    matcher = SemanticMatcher(ids, k=k, temperature=temperature).fit(_seeds(engine, encoder), passages[:n_train],
+    matcher = SemanticMatcher(ids, k=k, temperature=temperature, beta=beta).fit(_seeds(engine, encoder), passages[:n_train],
                                                           passages[n_train : n_train + n_dev])
     progress(f"semantic matcher: {len(matcher.prototype_texts_)} prototypes, thresholds "
              + ", ".join(f"{k} {v:.2f}" for k, v in matcher.thresholds_.items()))
@@ -153,7 +153,7 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
         "thresholds": thresholds,
         "gate_on_indicators": gate,
         "encoder": encoder.info.to_dict(),
-        "params": {"c": c, "c_embedding": c_embedding, "k": k, "temperature": temperature, "seed": seed,
+        "params": {"c": c, "c_embedding": c_embedding, "k": k, "temperature": temperature, "beta": beta, "seed": seed,
                    "max_sentences": max_sentences,
                    "extra_max_sentences": extra_max_sentences,
                    "semantic_thresholds": matcher.thresholds_},
