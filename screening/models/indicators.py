@@ -7,6 +7,7 @@ indicator. Thresholds are chosen per indicator on out-of-fold sentence scores.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,6 +20,15 @@ from sklearn.model_selection import GroupKFold
 from .text import clean_text
 
 MIN_POSITIVES = 15
+# A model-raised indicator needs a sentence of at least this many words: a heading or fragment ("Speak Up")
+# states no finding, however its few words are weighted. Rules, which match exact wordings, are not limited.
+MIN_WORDS = 5
+_WORD = re.compile(r"\w+")
+
+
+def long_enough(sentence: str) -> bool:
+    """Whether a sentence has enough words for an indicator model to speak about it."""
+    return len(_WORD.findall(sentence)) >= MIN_WORDS
 
 
 def _vectorizers() -> list[TfidfVectorizer]:
@@ -90,13 +100,14 @@ class IndicatorModels:
             owner: list[int] = []
             batch: list[str] = []
             for i in test_idx:
-                sents = list(sentences[i]) or [texts[i]]
+                sents = [t for t in (list(sentences[i]) or [texts[i]]) if long_enough(t)]
                 owner += [i] * len(sents)
                 batch += sents
             scores = self._score(vecs, models, self.labels_, batch)
             owners = np.array(owner)
             for i in test_idx:
-                oof[i] = scores[owners == i].max(axis=0)
+                if (owners == i).any():
+                    oof[i] = scores[owners == i].max(axis=0)
         gate_arr = np.ones(len(texts), dtype=bool) if gate is None else np.asarray(gate, dtype=bool)
         self.thresholds_ = {}
         self.oof_f1_ = {}

@@ -16,7 +16,7 @@ from .artefacts import load_artefact
 from .calibration import GateCalibration
 from .classifier import DocumentClassifier, FeatureCache, term_spans
 from .features import rule_features
-from .indicators import IndicatorModels
+from .indicators import IndicatorModels, long_enough
 
 TERM_EVIDENCE = 5
 MODEL_INDICATOR = "MODEL"
@@ -48,7 +48,7 @@ class ModelScorer:
         return cls(taxonomy, bundle, manifest)
 
     def _model_indicators(self, text: str, sentences: Sequence[Sentence]) -> list[Evidence]:
-        spans = candidate_spans(sentences)
+        spans = [(a, b) for a, b in candidate_spans(sentences) if long_enough(text[a:b])]
         if self.indicators is None or not spans:
             return []
         probs = self.indicators.predict_sentences([text[a:b] for a, b in spans])

@@ -54,7 +54,7 @@ def _analyse(engine: Engine, docs: Sequence[LabelledDoc]) -> tuple[np.ndarray, l
 
 def train(profile: str, specs: Sequence[str], out: Path, *, engine: Engine | None = None,
           eval_specs: Sequence[str] = (), seed: int = 0, gate: bool | None = None,
-          members: Sequence[str] = ("lr", "knn"), progress: Callable[[str], None] = log.info) -> dict[str, Any]:
+          members: Sequence[str] = ("lr", "knn", "nbsvm"), progress: Callable[[str], None] = log.info) -> dict[str, Any]:
     """Train the profile's models on the train split of ``specs`` and save them in ``out``."""
     engine = engine or Engine(profile)
     docs = load_specs(specs, "train")
@@ -99,7 +99,8 @@ def train(profile: str, specs: Sequence[str], out: Path, *, engine: Engine | Non
         "indicator_labels": list(ind_model.labels_) if ind_model else [],
         "thresholds": thresholds,
         "gate_on_indicators": gate_on,
-        "params": {"members": list(members), "c_lr": clf.c_lr, "c_svm": clf.c_svm, "folds": clf.folds, "seed": seed,
+        "params": {"members": list(members), "c_lr": clf.c_lr, "c_svm": clf.c_svm, "c_nbsvm": clf.c_nbsvm,
+                   "folds": clf.folds, "seed": seed,
                    "indicator_gate": indicator_gate,
                    "indicator_thresholds": ind_model.thresholds_ if ind_model else {},
                    "gate_calibration": calibration.describe() if calibration else None},
