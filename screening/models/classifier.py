@@ -6,8 +6,9 @@ Members:
 - ``lr``: word 1-2 + char_wb 3-5 TF-IDF, logistic regression (the source of term evidence);
 - ``knn``: cosine similarity to the nearest positive minus the nearest negative training document
   (reposted scams are near-duplicates of known ones);
-- ``nbsvm``: logistic regression on word presence scaled by its naive-Bayes log-count ratio (Wang and
-  Manning, 2012), reusing the ``lr`` member's word columns, so it costs no second pass over the text;
+- ``nbsvm``: logistic regression on the presence of the ``lr`` member's words and character n-grams,
+  scaled by their naive-Bayes log-count ratios (Wang and Manning, 2012); it reuses that member's
+  columns, so it costs no second pass over the text;
 - ``svm``: char 2-6 TF-IDF linear SVM.
 A logistic regression stacked on the members' out-of-fold decisions and on two rule features (how
 many indicators the rules asserted, how many they found only negated, as policy or hypothetical) both
@@ -81,7 +82,7 @@ class _Member:
         x = self._stack(mats, rules)
         self.model_: Any
         if self.kind == "nbsvm":
-            present = self._word_presence(x)
+            present = self._presence(x)
             y_arr = np.asarray(y)
             pos = 1.0 + np.asarray(present[y_arr == 1].sum(axis=0)).ravel()
             neg = 1.0 + np.asarray(present[y_arr == 0].sum(axis=0)).ravel()
@@ -116,9 +117,9 @@ class _Member:
             by_feature = self._by_feature = self.train_.T.tocsr()
         return by_feature
 
-    def _word_presence(self, x: Any) -> Any:
-        """0/1 presence of the word features (the first vectoriser's columns), for the NB-SVM member."""
-        present = x[:, : len(self.vectorizers_[0].vocabulary_)].copy()
+    def _presence(self, x: Any) -> Any:
+        """0/1 presence of the text features (words and character n-grams), for the NB-SVM member."""
+        present = x[:, : sum(len(v.vocabulary_) for v in self.vectorizers_)].copy()
         present.data = np.ones_like(present.data)
         return present
 
@@ -143,7 +144,7 @@ class _Member:
             neg = sims[:, ~self.positive_].max(axis=1) if (~self.positive_).any() else np.zeros(len(texts))
             return np.asarray(pos - neg, dtype=float)
         if self.kind == "nbsvm":
-            x = self._word_presence(x).multiply(self.ratio_).tocsr()
+            x = self._presence(x).multiply(self.ratio_).tocsr()
         return np.asarray(self.model_.decision_function(x), dtype=float)
 
 
