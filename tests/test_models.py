@@ -259,3 +259,16 @@ def test_shipped_supplier_scores_are_calibrated_after_the_gate() -> None:
     assert manifest["params"]["gate_calibration"]["with_indicator"]["n"] > 0
     for split in ("dev", "test"):
         assert manifest["metrics"]["held_out"][f"corpora/supplier@{split}"]["binary"]["ece"] < 0.05, split
+
+
+def test_indicator_models_do_not_speak_about_fragments() -> None:
+    from screening.models.indicators import MIN_WORDS, long_enough
+
+    assert not long_enough("Speak Up")
+    assert not long_enough("Passports, wages, overtime.")
+    assert long_enough("Guards keep the passports of all workers.")
+    engine = default_engine("supplier")
+    for heading in ("Speak Up", "Our People", "Wages and deductions", "Freedom of movement", "Recruitment fees"):
+        assert len(heading.split()) < MIN_WORDS
+        result = engine.screen(heading)
+        assert not [e for e in result.evidence if e.rule.startswith("model/FL")], heading
