@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ class ChildRun:
     stderr: str
     timed_out: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    watcher: Any = None  # the thread that watched the child, when one was asked for (see ``run_child``)
 
     def last_json(self) -> dict[str, Any] | None:
         """The last stdout line that parses as a JSON object."""
@@ -102,12 +103,18 @@ class TreeSampler(threading.Thread):
 
 
 def run_child(cmd: Sequence[str], *, timeout: float, env: dict[str, str] | None = None, cwd: Path | None = None,
-              sample_tree: bool = False) -> ChildRun:
-    """Run ``cmd`` to completion (killed after ``timeout`` seconds) and measure it."""
+              sample_tree: bool = False, watcher: Callable[[int], Any] | None = None) -> ChildRun:
+    """Run ``cmd`` to completion (killed after ``timeout`` seconds) and measure it.
+
+    ``sample_tree``: sample the summed RSS of the child's process tree (``tree_peak_mb``). ``watcher``: instead,
+    build a thread from the child's pid (with ``start`` and ``stop``) that watches it while it runs; it is
+    returned as ``ChildRun.watcher``.
+    """
+    make = watcher or (TreeSampler if sample_tree else None)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True)
-        sampler = TreeSampler(proc.pid) if sample_tree else None
+        sampler = make(proc.pid) if make else None
         if sampler:
             sampler.start()
         timed_out = threading.Event()
@@ -127,8 +134,10 @@ def run_child(cmd: Sequence[str], *, timeout: float, env: dict[str, str] | None 
             timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - started
-        peak = sampler.stop() if sampler else 0
+        if sampler:
+            sampler.stop()
+        peak = sampler.peak_kb if isinstance(sampler, TreeSampler) else 0
         out.seek(0)
         err.seek(0)
         return ChildRun(proc.returncode, round(wall, 2), round(usage.ru_maxrss / 1024, 1), round(peak / 1024, 1),
-                        out.read(), err.read(), timed_out.is_set())
+                        out.read(), err.read(), timed_out.is_set(), watcher=sampler if watcher else None)

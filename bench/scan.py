@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,7 +41,7 @@ if __name__ == "__main__" and Path(sys.executable) != VENV_PYTHON and VENV_PYTHO
 sys.path.insert(0, str(BENCH))
 
 import texts as T  # noqa: E402
-from procs import _children  # noqa: E402
+from procs import _children, run_child  # noqa: E402
 from run import child_env, environment, log  # noqa: E402
 
 MINI = ["--rules-only", "--taxonomy", str(ROOT / "tests/fixtures/mini_taxonomy.yaml"), "--replace-taxonomy"]
@@ -97,36 +95,13 @@ class Sampler(threading.Thread):
 def measure(args: list[str], *, env: dict[str, str], timeout: float, output: Path | None) -> dict[str, Any]:
     """Run ``screening ARGS`` in its own session; wall time, exit code and peak RSS of its process tree."""
     exe = str(Path(sys.executable).parent / "screening")
-    with tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen([exe, *args], stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=ROOT,
-                                start_new_session=True)
-        sampler = Sampler(proc.pid, output)
-        sampler.start()
-        timed_out = threading.Event()
-
-        def kill() -> None:
-            timed_out.set()
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # the child's own session: only what it started
-            except ProcessLookupError:
-                pass
-
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        wall = time.perf_counter() - started
-        sampler.stop()
-        err.seek(0)
-        stderr = err.read().strip()
-    largest_kb = max([usage.ru_maxrss, *sampler.hwm_kb.values()])
-    return {"rc": os.waitstatus_to_exitcode(status), "timed_out": timed_out.is_set(), "wall_s": round(wall, 2),
-            "largest_process_mb": round(largest_kb / 1024, 1), "all_processes_mb": round(sampler.sum_peak_kb / 1024, 1),
+    run = run_child([exe, *args], env=env, cwd=ROOT, timeout=timeout, watcher=lambda pid: Sampler(pid, output))
+    sampler: Sampler = run.watcher
+    largest_mb = max([run.maxrss_mb, *(kb / 1024 for kb in sampler.hwm_kb.values())])
+    return {"rc": run.rc, "timed_out": run.timed_out, "wall_s": run.wall_s,
+            "largest_process_mb": round(largest_mb, 1), "all_processes_mb": round(sampler.sum_peak_kb / 1024, 1),
             "processes": len(sampler.hwm_kb), "first_output": sampler.first_output,
-            "stderr_tail": stderr[-300:] if os.waitstatus_to_exitcode(status) not in (0, 1) else ""}
+            "stderr_tail": run.stderr.strip()[-300:] if run.rc not in (0, 1) else ""}
 
 
 def engines(env: dict[str, str], folder: Path, repeat: int, limit: int | None = None) -> dict[str, Any]:
