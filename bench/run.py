@@ -297,15 +297,20 @@ def targets_table(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def between_markers(text: str, start: str, end: str, section: str) -> str:
+    """``text`` with what stands between the ``start`` and ``end`` markers replaced by ``section``."""
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{section}\n{end}{tail}"
+
+
 def write_readme(section: str) -> None:
     path = BENCH / "README.md"
     start, end = "<!-- results:start -->", "<!-- results:end -->"
     text = path.read_text(encoding="utf-8") if path.exists() else f"# Benchmarks\n\n{start}\n{end}\n"
     if start not in text or end not in text:
         text = text.rstrip() + f"\n\n{start}\n{end}\n"
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{start}\n{section}\n{end}{tail}", encoding="utf-8")
+    path.write_text(between_markers(text, start, end, section), encoding="utf-8")
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ sys.path.insert(0, str(BENCH))
 
 import texts as T  # noqa: E402
 from procs import _children, run_child  # noqa: E402
-from run import child_env, environment, log  # noqa: E402
+from run import between_markers, child_env, environment, log  # noqa: E402
 
 MINI = ["--rules-only", "--taxonomy", str(ROOT / "tests/fixtures/mini_taxonomy.yaml"), "--replace-taxonomy"]
 SHORT = ["The agent keeps the passports of worker {n}.", "Fire drill {n} completed on time.",
@@ -210,9 +210,7 @@ def write_readme(section: str) -> None:
     if start not in text or end not in text:
         log("README has no scan markers; left alone")
         return
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{start}\n{section}\n{end}{tail}", encoding="utf-8")
+    path.write_text(between_markers(text, start, end, section), encoding="utf-8")
 
 
 def main() -> None:
