@@ -66,6 +66,22 @@ def indicator_strengths(evidence: tuple[Evidence, ...]) -> dict[str, tuple[float
     return out
 
 
+def indicator_scores(taxonomy: Taxonomy, rule_evidence: Sequence[Evidence], model_evidence: Sequence[Evidence]
+                     ) -> tuple[IndicatorScore, ...]:
+    """Indicators from asserted rule evidence and asserted model evidence (weight x indicator weight)."""
+    counts: dict[str, tuple[float, int]] = {}
+    for iid, (strength, n) in indicator_strengths(tuple(rule_evidence)).items():
+        if n and iid in taxonomy.by_id:
+            counts[iid] = (taxonomy.by_id[iid].weight * strength, n)
+    for e in model_evidence:
+        if e.assertion != "asserted" or e.indicator not in taxonomy.by_id:
+            continue
+        best, n = counts.get(e.indicator, (0.0, 0))
+        counts[e.indicator] = (max(best, e.weight * taxonomy.by_id[e.indicator].weight), n + 1)
+    return tuple(sorted((IndicatorScore(iid, taxonomy.by_id[iid].name, s, n) for iid, (s, n) in counts.items()),
+                        key=lambda i: (-i.score, i.id)))
+
+
 class RuleScorer:
     """Combine asserted indicators by severity: transparent, no training needed."""
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..results import Evidence, IndicatorScore
-from ..scoring import GATE_FACTOR, Scored, indicator_strengths, verdict_for
+from ..results import Evidence
+from ..scoring import GATE_FACTOR, Scored, indicator_scores, verdict_for
 from ..sentences import Sentence, candidate_spans
 from ..taxonomy import Taxonomy
 from .artefacts import load_artefact
@@ -82,20 +82,7 @@ class ModelScorer:
         # Indicator models speak only where the document model flags: their evidence explains a flag.
         model_ev = self._model_indicators(text, sentences) if p >= self.indicator_gate else []
         model_ev = [e for e in model_ev if e.indicator in self.taxonomy.by_id]
-        strengths = indicator_strengths(evidence)
-        counts: dict[str, tuple[float, int]] = {}
-        for iid, (strength, n) in strengths.items():
-            if n:
-                counts[iid] = (self.taxonomy.by_id[iid].weight * strength, n)
-        for e in model_ev:
-            if e.assertion != "asserted" or e.indicator not in self.taxonomy.by_id:
-                continue
-            best, n = counts.get(e.indicator, (0.0, 0))
-            counts[e.indicator] = (max(best, e.weight * self.taxonomy.by_id[e.indicator].weight), n + 1)
-        indicators = sorted(
-            (IndicatorScore(iid, self.taxonomy.by_id[iid].name, s, n) for iid, (s, n) in counts.items()),
-            key=lambda i: (-i.score, i.id),
-        )
+        indicators = indicator_scores(self.taxonomy, evidence, model_ev)
         if self.calibration is not None:
             p = float(self.calibration.apply([p], [bool(indicators)])[0])
         if self.gate and not indicators:

@@ -20,8 +20,8 @@ from threadpoolctl import ThreadpoolController
 
 from ..errors import ModelError
 from ..models.features import rule_features
-from ..results import Evidence, IndicatorScore
-from ..scoring import GATE_FACTOR, Scored, Scorer, indicator_strengths, verdict_for
+from ..results import Evidence
+from ..scoring import GATE_FACTOR, Scored, Scorer, indicator_scores, verdict_for
 from ..sentences import Sentence
 from ..taxonomy import Taxonomy
 from .encoder import SentenceEncoder
@@ -30,22 +30,6 @@ from .matcher import Match, SemanticMatcher
 from .train import MAX_SENTENCES, load_transformer, select_sentences
 
 SEMANTIC_RULE = "semantic/"
-
-
-def indicator_scores(taxonomy: Taxonomy, rule_evidence: Sequence[Evidence], model_evidence: Sequence[Evidence]
-                     ) -> tuple[IndicatorScore, ...]:
-    """Indicators from asserted rule evidence and asserted model evidence (weight x indicator weight)."""
-    counts: dict[str, tuple[float, int]] = {}
-    for iid, (strength, n) in indicator_strengths(tuple(rule_evidence)).items():
-        if n and iid in taxonomy.by_id:
-            counts[iid] = (taxonomy.by_id[iid].weight * strength, n)
-    for e in model_evidence:
-        if e.assertion != "asserted" or e.indicator not in taxonomy.by_id:
-            continue
-        best, n = counts.get(e.indicator, (0.0, 0))
-        counts[e.indicator] = (max(best, e.weight * taxonomy.by_id[e.indicator].weight), n + 1)
-    return tuple(sorted((IndicatorScore(iid, taxonomy.by_id[iid].name, s, n) for iid, (s, n) in counts.items()),
-                        key=lambda i: (-i.score, i.id)))
 
 
 def semantic_evidence(text: str, sentence: Sentence, match: Match) -> Evidence:
