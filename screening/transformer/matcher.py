@@ -146,6 +146,7 @@ class SemanticMatcher:
         scores = np.vstack([self._passage_scores(train, True), self._passage_scores(dev, False)])
         passages = train + dev
         grid = np.round(np.arange(self.floor, 0.951, 0.01), 2)
+        b2 = self.beta**2
         self.thresholds_: dict[str, float] = {}
         self.calibration_: dict[str, dict[str, float]] = {}
         for j, iid in enumerate(self.indicator_ids):
@@ -156,7 +157,6 @@ class SemanticMatcher:
             for t in grid:
                 pred = scores[:, j] >= t
                 tp = float((pred & y).sum())
-                b2 = self.beta**2
                 f1 = (1 + b2) * tp / (pred.sum() + b2 * y.sum()) if pred.sum() + y.sum() else 0.0
                 if f1 > best.f1 + 1e-9:
                     best = _Calibration(float(t), f1, tp / max(pred.sum(), 1), tp / max(y.sum(), 1), int(y.sum()))
