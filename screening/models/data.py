@@ -21,6 +21,8 @@ from ..errors import ScreeningError
 from ..ingest import AD_COLUMNS
 
 SPLITS = ("train", "dev", "test")
+# Corpus records of this kind are text the profile does not screen (not a job ad, not a supplier document).
+OUT_OF_SCOPE_KIND = "other"
 
 
 class DataError(ScreeningError):
@@ -40,6 +42,9 @@ class LabelledDoc:
     group: str
     split: str | None
     source: str
+    # False for text the profile does not screen at all (corpus records of kind "other": greetings, office
+    # mail, notices): they train the scope model, never the risk models.
+    in_scope: bool = True
 
 
 def split_of(group: str) -> str:
@@ -78,8 +83,11 @@ def load_corpus_file(path: Path) -> list[LabelledDoc]:
                 raise DataError(f"{where}: a record needs a non-empty 'text'")
             label, indicators = _label_of(row, where)
             group = str(row.get("group") or row.get("id") or f"{path.stem}:{n}")
+            in_scope = row.get("kind") != OUT_OF_SCOPE_KIND
+            if not in_scope and (label or indicators):
+                raise DataError(f"{where}: a record of kind {OUT_OF_SCOPE_KIND!r} is out of scope and cannot be labelled")
             docs.append(LabelledDoc(str(row.get("id", f"{path.stem}:{n}")), row["text"], label, indicators, group,
-                                    split_of(group), str(path)))
+                                    split_of(group), str(path), in_scope))
     return docs
 
 

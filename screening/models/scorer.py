@@ -17,6 +17,7 @@ from .calibration import GateCalibration
 from .classifier import DocumentClassifier, FeatureCache, term_spans
 from .features import rule_features
 from .indicators import IndicatorModels, long_enough
+from .scope import ScopeModel
 
 TERM_EVIDENCE = 5
 MODEL_INDICATOR = "MODEL"
@@ -37,6 +38,7 @@ class ModelScorer:
         self.high = float(manifest["thresholds"]["high"])
         self.gate = bool(manifest.get("gate_on_indicators", False))
         self.calibration: GateCalibration | None = bundle.get("calibration")
+        self.scope: ScopeModel | None = bundle.get("scope")
         # Indicator models run where the raw probability reaches this (older artefacts: the review threshold).
         self.indicator_gate = float(manifest.get("params", {}).get("indicator_gate") or self.review)
         self.name: str | None = f"{manifest['name']}@{manifest['files']['model.joblib'][:12]}"
@@ -89,5 +91,11 @@ class ModelScorer:
             # Without any asserted indicator a supplier document cannot reach review: policy, negation
             # and generic-risk language must not raise risk however much it resembles a finding.
             p = min(p, self.review * GATE_FACTOR)
+        if self.scope is not None and not indicators:
+            # Text unlike anything the profile screens (a greeting, office mail) and without any indicator:
+            # the probability that it needs review is P(in scope) x P(needs review | in scope).
+            in_scope = float(self.scope.predict([text])[0])
+            if in_scope < self.scope.threshold:
+                p *= in_scope
         extra = model_ev + (self._term_evidence(text, rules, cache) if p >= self.review else [])
         return Scored(p, verdict_for(p, self.review, self.high), tuple(indicators), tuple(extra))

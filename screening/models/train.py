@@ -22,6 +22,7 @@ from .data import LabelledDoc, load_specs
 from .features import rule_feature_names, rule_features
 from .indicators import IndicatorModels
 from .metrics import binary_metrics, choose_thresholds, indicator_metrics
+from .scope import MIN_OUT_OF_SCOPE, ScopeModel
 
 log = logging.getLogger(__name__)
 GATE_DEFAULT = {"supplier": True, "recruitment": False}
@@ -57,8 +58,14 @@ def train(profile: str, specs: Sequence[str], out: Path, *, engine: Engine | Non
           members: Sequence[str] = ("lr", "knn", "nbsvm"), progress: Callable[[str], None] = log.info) -> dict[str, Any]:
     """Train the profile's models on the train split of ``specs`` and save them in ``out``."""
     engine = engine or Engine(profile)
-    docs = load_specs(specs, "train")
+    every = load_specs(specs, "train")
+    docs = [d for d in every if d.in_scope]
     progress(f"training {profile} on {len(docs)} documents ({sum(d.label for d in docs)} positive)")
+    scope = None
+    if sum(not d.in_scope for d in every) >= MIN_OUT_OF_SCOPE:
+        scope = ScopeModel(seed=seed).fit([d.text for d in every], [d.in_scope for d in every],
+                                          [d.group for d in every])
+        progress(f"scope model: {scope.oof_}")
     indicator_ids = [i.id for i in engine.taxonomy.indicators]
     rules, sentences, hits = _analyse(engine, docs)
     texts = [d.text for d in docs]
@@ -90,7 +97,8 @@ def train(profile: str, specs: Sequence[str], out: Path, *, engine: Engine | Non
         thresholds["how"] += "; after Platt scaling per gate group (documents with / without an asserted indicator)"
         oof = np.where(has, oof, np.minimum(oof, thresholds["review"] * GATE_FACTOR))
         progress(f"gate calibration: thresholds review {thresholds['review']}, high {thresholds['high']}")
-    bundle = {"classifier": clf, "indicators": ind_model, "indicator_ids": indicator_ids, "calibration": calibration}
+    bundle = {"classifier": clf, "indicators": ind_model, "indicator_ids": indicator_ids, "calibration": calibration,
+              "scope": scope}
     oof_flag = oof >= thresholds["review"]
     manifest: dict[str, Any] = {
         "name": f"screening-{profile}",
@@ -103,9 +111,11 @@ def train(profile: str, specs: Sequence[str], out: Path, *, engine: Engine | Non
                    "folds": clf.folds, "seed": seed,
                    "indicator_gate": indicator_gate,
                    "indicator_thresholds": ind_model.thresholds_ if ind_model else {},
-                   "gate_calibration": calibration.describe() if calibration else None},
+                   "gate_calibration": calibration.describe() if calibration else None,
+                   "scope": scope.describe() if scope else None},
         "taxonomy": {"version": engine.taxonomy.version, "sha256": engine.taxonomy.sha256},
-        "data": {"train": _data_hash(specs), "n_train": len(docs), "positives": int(y.sum())},
+        "data": {"train": _data_hash(specs), "n_train": len(docs), "positives": int(y.sum()),
+                 "n_out_of_scope": len(every) - len(docs)},
         "metrics": {"train_out_of_fold": {k: v for k, v in binary_metrics(y, oof, oof_flag).items()
                                           if k != "reliability"},
                     "indicator_out_of_fold_f1": ind_model.oof_f1_ if ind_model else {}},
@@ -207,6 +217,14 @@ def model_card(manifest: dict[str, Any]) -> str:
         lines.append("The probability is calibrated separately for documents with and without an asserted indicator "
                      "(out-of-fold scores and out-of-fold indicator decisions, folds by document group), so the "
                      "score keeps its meaning after that cap.")
+    scope = m.get("params", {}).get("scope")
+    if scope:
+        oof = scope["out_of_fold"]
+        lines.append(f"A document with no asserted indicator that the scope model reads as text this profile does not "
+                     f"screen (P(in scope) < {scope['threshold']}: a greeting, office mail, a notice) scores "
+                     f"P(in scope) x the model's probability. Out of fold it held back {oof['out_of_scope_held_back']:.0%} "
+                     f"of {oof['out_of_scope']} out-of-scope texts and {oof['in_scope_held_back']:.1%} of "
+                     f"{oof['in_scope']} in-scope documents (where an indicator is asserted it does not apply).")
     lines += ["", "## Data", f"{m['data']['n_train']} training documents ({m['data']['positives']} positive):"]
     lines += [f"- `{d['spec']}` (sha256 {d['sha256'][:16]}…)" for d in m["data"]["train"]]
     lines += ["", "## Held-out metrics", "", "| data | n | F1 | ROC-AUC | PR-AUC | Brier | ECE | indicator macro-F1 |",

@@ -120,8 +120,9 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
         raise ModelError(f"{folder}: no corpus to fit the transformer backend on; pass a trained model folder "
                          "(model_dir) or a corpus folder", code="model_missing")
     ids = [i.id for i in engine.taxonomy.indicators]
-    train_docs = load_spec(str(folder), "train")
-    dev_docs = load_spec(f"{folder}@dev", "dev")
+    # Out-of-scope corpus texts (kind "other") train the fast path's scope model only.
+    train_docs = [d for d in load_spec(str(folder), "train") if d.in_scope]
+    dev_docs = [d for d in load_spec(f"{folder}@dev", "dev") if d.in_scope]
     extra_docs = load_specs(extra, "train") if extra else []
     docs = train_docs + dev_docs + extra_docs
     progress(f"encoding {len(docs)} documents for the {profile} transformer backend with {encoder.info.name}")
