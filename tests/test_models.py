@@ -69,8 +69,9 @@ def test_training_writes_manifest_card_and_checked_model(tiny_model: Path) -> No
     assert manifest["taxonomy"]["version"] and manifest["data"]["train"][0]["sha256"]
     assert "Intended use" in (tiny_model / "MODEL_CARD.md").read_text()
     bundle, _ = load_artefact(tiny_model)
-    assert set(bundle) == {"classifier", "indicators", "indicator_ids", "calibration"}
+    assert set(bundle) == {"classifier", "indicators", "indicator_ids", "calibration", "scope"}
     assert bundle["calibration"] is None  # recruitment: no gate, so no calibration per gate group
+    assert bundle["scope"] is None  # no out-of-scope texts in the tiny corpus
 
 
 def test_model_scores_are_probabilities_with_model_evidence(tiny_model: Path) -> None:
@@ -129,6 +130,42 @@ def test_evaluation_report_has_every_figure(tiny_model: Path, tmp_path: Path) ->
     assert "RC01" in report["indicators"]["per_indicator"]
 
 
+OTHER = [
+    "See you at {n} by the station, I will bring the umbrella.",
+    "Minutes of committee meeting {n} attached, comments by Friday please.",
+    "Your parcel {n} is out for delivery and arrives before noon.",
+    "Happy birthday auntie, {n} hugs from all of us!",
+]
+
+
+def test_scope_model_holds_back_text_the_profile_does_not_screen(tiny_corpus: Path, tiny_model: Path,
+                                                                  tmp_path: Path) -> None:
+    folder = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus, folder)
+    rows = [{"id": f"o{n}-{k}", "text": t.format(n=n), "kind": "other", "group": f"o{n}"}
+            for n in range(1, 13) for k, t in enumerate(OTHER)]
+    (folder / "other.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    manifest = train("recruitment", [str(folder)], tmp_path / "model", seed=0)
+    assert manifest["data"]["n_out_of_scope"] >= 20
+    assert manifest["params"]["scope"]["out_of_fold"]["out_of_scope"] == manifest["data"]["n_out_of_scope"]
+    scoped = attach_model(Engine("recruitment"), tmp_path / "model")
+    plain = attach_model(Engine("recruitment"), tiny_model)  # same in-scope data, no out-of-scope texts
+    chat = "Parcel arrives before noon."  # under the indicator models' five words: no indicator can be raised
+    assert not scoped.screen(chat).indicators
+    assert scoped.screen(chat).score < plain.screen(chat).score
+    # Where an indicator is asserted, the document is in scope by that evidence: the score is untouched.
+    fee_ad = FEES[0].format(n=7)
+    assert scoped.screen(fee_ad).indicators
+    assert scoped.screen(fee_ad).score == pytest.approx(plain.screen(fee_ad).score)
+
+
+def test_out_of_scope_records_cannot_carry_labels(tmp_path: Path) -> None:
+    bad = tmp_path / "c.jsonl"
+    bad.write_text(json.dumps({"id": "x", "text": "Hello there", "kind": "other", "label": 1}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="out of scope"):
+        load_spec(str(bad), None)
+
+
 def test_bad_data_spec_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such file"):
         load_spec(str(tmp_path / "missing"), "train")
@@ -177,6 +214,26 @@ def test_shipped_recruitment_verdict_survives_truncation_reflow_and_markup(ad: s
     assert base in ("review", "high")
     for name, variant in _variants(ad).items():
         assert (engine.screen(variant).verdict in ("review", "high")), name
+
+
+# Text a screening queue receives that is not a job ad at all; written for this test, not in any corpus.
+NOT_ADS = [
+    "Hello, how are you today?",
+    "Please find attached the minutes of the board meeting held on 3 March.",
+    "Could you water the plants while we are away next week?",
+    "The quarterly budget review is moved to Thursday at 10:00 in room 4B.",
+    "Thanks for dinner last night, the curry was amazing!",
+    "Reminder: the library will be closed on Monday for the public holiday.",
+    "meeting ended early, going to the pharmacy then straight home",
+    "Flat for rent near Sukhumvit BTS, 2 bedrooms, 18,000 baht a month, pets welcome.",
+]
+
+
+@needs_shipped
+def test_ordinary_messages_are_not_flagged_as_recruitment_risk() -> None:
+    engine = default_engine("recruitment")
+    flagged = {t: engine.screen(t).score for t in NOT_ADS if engine.screen(t).verdict != "low"}
+    assert not flagged, flagged
 
 
 @needs_shipped
