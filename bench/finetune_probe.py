@@ -94,7 +94,7 @@ def main() -> int:
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(b)
+            total += float(loss.detach()) * len(b)
         print(f"epoch {epoch + 1}: loss {total / len(fit):.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
 
     model.eval()
