@@ -150,13 +150,19 @@ def test_scope_model_holds_back_text_the_profile_does_not_screen(tiny_corpus: Pa
     assert manifest["params"]["scope"]["out_of_fold"]["out_of_scope"] == manifest["data"]["n_out_of_scope"]
     scoped = attach_model(Engine("recruitment"), tmp_path / "model")
     plain = attach_model(Engine("recruitment"), tiny_model)  # same in-scope data, no out-of-scope texts
+    calibration = manifest["params"]["scope"]["calibration"]
+    assert calibration["out_of_scope_log_odds"] > 0  # out-of-scope evidence lowers the score, as fitted
     chat = "Parcel arrives before noon."  # under the indicator models' five words: no indicator can be raised
     assert not scoped.screen(chat).indicators
     assert scoped.screen(chat).score < plain.screen(chat).score
-    # Where an indicator is asserted, the document is in scope by that evidence: the score is untouched.
+    scope = scoped.scorer.scope  # type: ignore[attr-defined]
+    fair_ad = FAIR[0].format(n=3)
+    assert scope.predict([chat])[0] < 0.5 < scope.predict([fair_ad])[0]
+    assert scope.adjust(chat, 0.8, False) < scope.adjust(fair_ad, 0.8, False)
+    # Where an indicator is asserted, the document is in scope by that evidence: the scope model has no say.
     fee_ad = FEES[0].format(n=7)
-    assert scoped.screen(fee_ad).indicators
-    assert scoped.screen(fee_ad).score == pytest.approx(plain.screen(fee_ad).score)
+    assert scoped.screen(fee_ad).indicators and scoped.screen(fee_ad).verdict != "low"
+    assert scope.adjust(fee_ad, 0.8, True) == scope.adjust(chat, 0.8, True)
 
 
 def test_out_of_scope_records_cannot_carry_labels(tmp_path: Path) -> None:

@@ -11,13 +11,11 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import sparse
-from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from .text import clean_text
+from .linear import fit_linear, linear_proba
 
 MIN_POSITIVES = 15
 # A model-raised indicator needs a sentence of at least this many words: a heading or fragment ("Speak Up")
@@ -29,13 +27,6 @@ _WORD = re.compile(r"\w+")
 def long_enough(sentence: str) -> bool:
     """Whether a sentence has enough words for an indicator model to speak about it."""
     return len(_WORD.findall(sentence)) >= MIN_WORDS
-
-
-def _vectorizers() -> list[TfidfVectorizer]:
-    return [
-        TfidfVectorizer(preprocessor=clean_text, ngram_range=(1, 2), sublinear_tf=True, min_df=2),
-        TfidfVectorizer(preprocessor=clean_text, analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2),
-    ]
 
 
 class IndicatorModels:
@@ -54,29 +45,9 @@ class IndicatorModels:
 
     def _fit_models(self, texts: list[str], y: np.ndarray
                     ) -> tuple[list[TfidfVectorizer], dict[str, LogisticRegression]]:
-        vecs = _vectorizers()
-        x = sparse.hstack([v.fit_transform(texts) for v in vecs]).tocsr()
-        models = {}
-        for j, iid in enumerate(self.labels_):
-            if y[:, j].sum() >= 2:
-                models[iid] = LogisticRegression(C=self.c, max_iter=3000, solver="liblinear",
-                                                 class_weight="balanced", random_state=self.seed).fit(x, y[:, j])
-        return vecs, models
-
-    @staticmethod
-    def _score(vecs: list[TfidfVectorizer], models: dict[str, LogisticRegression], labels: Sequence[str],
-               sentences: list[str]) -> np.ndarray:
-        out = np.zeros((len(sentences), len(labels)))
-        if not sentences:
-            return out
-        x = sparse.hstack([v.transform(sentences) for v in vecs]).tocsr()
-        for j, iid in enumerate(labels):
-            if iid in models:
-                # A binary logistic regression's predict_proba is expit of its decision value; computing it here
-                # skips scikit-learn's input checks, which cost more than the product itself, once per indicator.
-                model = models[iid]
-                out[:, j] = expit(x @ model.coef_[0] + model.intercept_[0])
-        return out
+        # An indicator with fewer than two positives in a fold gets no model there (it scores 0).
+        return fit_linear(texts, {iid: y[:, j] for j, iid in enumerate(self.labels_) if y[:, j].sum() >= 2},
+                          c=self.c, seed=self.seed)
 
     def fit(self, texts: Sequence[str], indicators: Sequence[Sequence[str]], sentences: Sequence[Sequence[str]],
             rule_hits: np.ndarray, gate: np.ndarray | None = None,
@@ -103,7 +74,7 @@ class IndicatorModels:
                 sents = [t for t in (list(sentences[i]) or [texts[i]]) if long_enough(t)]
                 owner += [i] * len(sents)
                 batch += sents
-            scores = self._score(vecs, models, self.labels_, batch)
+            scores = linear_proba(vecs, models, self.labels_, batch)
             owners = np.array(owner)
             for i in test_idx:
                 if (owners == i).any():
@@ -134,4 +105,4 @@ class IndicatorModels:
 
     def predict_sentences(self, sentences: Sequence[str]) -> np.ndarray:
         """Probability of each indicator (columns ``labels_``) for each sentence."""
-        return self._score(self.vectorizers_, self.models_, self.labels_, list(sentences))
+        return linear_proba(self.vectorizers_, self.models_, self.labels_, list(sentences))

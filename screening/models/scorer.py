@@ -91,11 +91,9 @@ class ModelScorer:
             # Without any asserted indicator a supplier document cannot reach review: policy, negation
             # and generic-risk language must not raise risk however much it resembles a finding.
             p = min(p, self.review * GATE_FACTOR)
-        if self.scope is not None and not indicators:
-            # Text unlike anything the profile screens (a greeting, office mail) and without any indicator:
-            # the probability that it needs review is P(in scope) x P(needs review | in scope).
-            in_scope = float(self.scope.predict([text])[0])
-            if in_scope < self.scope.threshold:
-                p *= in_scope
+        if self.scope is not None:
+            # Text unlike anything the profile screens (a greeting, a classified, a notice) and without any
+            # indicator scores lower, by a weight learned out of fold (ScopeCalibration).
+            p = self.scope.adjust(text, p, bool(indicators))
         extra = model_ev + (self._term_evidence(text, rules, cache) if p >= self.review else [])
         return Scored(p, verdict_for(p, self.review, self.high), tuple(indicators), tuple(extra))

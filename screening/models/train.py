@@ -60,9 +60,14 @@ def train(profile: str, specs: Sequence[str], out: Path, *, engine: Engine | Non
     engine = engine or Engine(profile)
     every = load_specs(specs, "train")
     docs = [d for d in every if d.in_scope]
+    others = [d for d in every if not d.in_scope]
+    gate_on = GATE_DEFAULT.get(profile, False) if gate is None else gate
     progress(f"training {profile} on {len(docs)} documents ({sum(d.label for d in docs)} positive)")
     scope = None
-    if sum(not d.in_scope for d in every) >= MIN_OUT_OF_SCOPE:
+    if len(others) >= MIN_OUT_OF_SCOPE and gate_on:
+        progress(f"{len(others)} out-of-scope texts not used: the scope model does not combine with the indicator gate")
+        others = []
+    elif len(others) >= MIN_OUT_OF_SCOPE:
         scope = ScopeModel(seed=seed).fit([d.text for d in every], [d.in_scope for d in every],
                                           [d.group for d in every])
         progress(f"scope model: {scope.oof_}")
@@ -75,28 +80,51 @@ def train(profile: str, specs: Sequence[str], out: Path, *, engine: Engine | Non
     clf.fit(texts, y, rules, groups=groups)
     thresholds = choose_thresholds(y, clf.oof_proba_)
     progress(f"thresholds: review {thresholds['review']}, high {thresholds['high']}")
+    # Out-of-scope texts: their rule evidence, and the document model's probability (the final classifier never saw
+    # them, so it is out of sample like the in-scope documents' out-of-fold scores).
+    o_rules, o_sentences, o_hits = _analyse(engine, others) if others else (np.zeros((0, rules.shape[1])), [],
+                                                                             np.zeros((0, hits.shape[1])))
+    p_others = clf.predict_proba([d.text for d in others], o_rules)[:, 1] if others else np.zeros(0)
     annotated = [n for n, d in enumerate(docs) if d.indicators or d.label == 0]
     ind_model = None
     if any(docs[n].indicators for n in annotated):
+        # Out-of-scope texts carry no indicator by definition: they are negatives for every indicator model, so
+        # a price line in a classified or a change of practice time does not read as a fee or a deadline.
         ind_model = IndicatorModels(indicator_ids, seed=seed).fit(
-            [texts[n] for n in annotated], [docs[n].indicators for n in annotated],
-            [sentences[n] for n in annotated], hits[annotated],
-            gate=clf.oof_proba_[annotated] >= thresholds["review"], groups=[groups[n] for n in annotated])
-        progress(f"indicator models for {len(ind_model.labels_)} indicators")
-    gate_on = GATE_DEFAULT.get(profile, False) if gate is None else gate
+            [texts[n] for n in annotated] + [d.text for d in others],
+            [docs[n].indicators for n in annotated] + [() for _ in others],
+            [sentences[n] for n in annotated] + o_sentences, np.vstack([hits[annotated], o_hits]),
+            gate=np.concatenate([clf.oof_proba_[annotated], p_others]) >= thresholds["review"],
+            groups=[groups[n] for n in annotated] + [d.group for d in others])
+        progress(f"indicator models for {len(ind_model.labels_)} indicators ({len(others)} out-of-scope negatives)")
     # Indicator models speak where the raw document probability reaches this (the first review threshold).
     indicator_gate = thresholds["review"]
+    # Out-of-fold indicator presence (rule hit or indicator-model decision), in-scope documents then others.
+    has = np.asarray(hits.any(axis=1), dtype=bool)
+    has_others = np.asarray(o_hits.any(axis=1), dtype=bool)
+    if ind_model is not None:
+        has[annotated] |= ind_model.oof_hits_[: len(annotated)].any(axis=1)
+        has_others |= ind_model.oof_hits_[len(annotated):].any(axis=1)
     oof = clf.oof_proba_
+    y_oof = y
     calibration = None
     if gate_on and ind_model is not None:
-        has = np.asarray(hits.any(axis=1), dtype=bool)
-        has[annotated] |= ind_model.oof_hits_.any(axis=1)
         calibration = GateCalibration().fit(clf.oof_proba_, has, y)
         oof = calibration.apply(clf.oof_proba_, has)
         thresholds = choose_thresholds(y, oof)
         thresholds["how"] += "; after Platt scaling per gate group (documents with / without an asserted indicator)"
         oof = np.where(has, oof, np.minimum(oof, thresholds["review"] * GATE_FACTOR))
         progress(f"gate calibration: thresholds review {thresholds['review']}, high {thresholds['high']}")
+    if scope is not None:
+        in_scope = np.asarray([d.in_scope for d in every])
+        q = np.concatenate([scope.oof_proba_[in_scope], scope.oof_proba_[~in_scope]])
+        y_oof = np.concatenate([y, np.zeros(len(others), dtype=int)])
+        oof = scope.calibrate(np.concatenate([oof, p_others]), q, np.concatenate([has, has_others]), y_oof)
+        thresholds = choose_thresholds(y_oof, oof)
+        thresholds["how"] += ("; after the scope calibration (out-of-fold scores of in-scope documents and "
+                              "out-of-scope texts)")
+        progress(f"scope calibration: {scope.describe()['calibration']}; thresholds review {thresholds['review']}, "
+                 f"high {thresholds['high']}")
     bundle = {"classifier": clf, "indicators": ind_model, "indicator_ids": indicator_ids, "calibration": calibration,
               "scope": scope}
     oof_flag = oof >= thresholds["review"]
@@ -115,8 +143,8 @@ def train(profile: str, specs: Sequence[str], out: Path, *, engine: Engine | Non
                    "scope": scope.describe() if scope else None},
         "taxonomy": {"version": engine.taxonomy.version, "sha256": engine.taxonomy.sha256},
         "data": {"train": _data_hash(specs), "n_train": len(docs), "positives": int(y.sum()),
-                 "n_out_of_scope": len(every) - len(docs)},
-        "metrics": {"train_out_of_fold": {k: v for k, v in binary_metrics(y, oof, oof_flag).items()
+                 "n_out_of_scope": len(others)},
+        "metrics": {"train_out_of_fold": {k: v for k, v in binary_metrics(y_oof, oof, oof_flag).items()
                                           if k != "reliability"},
                     "indicator_out_of_fold_f1": ind_model.oof_f1_ if ind_model else {}},
     }
@@ -220,11 +248,14 @@ def model_card(manifest: dict[str, Any]) -> str:
     scope = m.get("params", {}).get("scope")
     if scope:
         oof = scope["out_of_fold"]
-        lines.append(f"A document with no asserted indicator that the scope model reads as text this profile does not "
-                     f"screen (P(in scope) < {scope['threshold']}: a greeting, office mail, a notice) scores "
-                     f"P(in scope) x the model's probability. Out of fold it held back {oof['out_of_scope_held_back']:.0%} "
-                     f"of {oof['out_of_scope']} out-of-scope texts and {oof['in_scope_held_back']:.1%} of "
-                     f"{oof['in_scope']} in-scope documents (where an indicator is asserted it does not apply).")
+        cal = scope.get("calibration") or {}
+        lines.append(f"A scope model tells the text this profile screens from other text (a greeting, office mail, a "
+                     f"classified, a notice). For a document with no asserted indicator, its out-of-scope evidence "
+                     f"lowers the score by a weight fitted out of fold together with the document model's scores "
+                     f"(weight {cal.get('out_of_scope_log_odds', '?')} on min(logit P(in scope), 0)); where an "
+                     f"indicator is asserted it has no say. Out of fold, P(in scope) < {scope['threshold']} for "
+                     f"{oof['out_of_scope_held_back']:.0%} of {oof['out_of_scope']} out-of-scope texts and "
+                     f"{oof['in_scope_held_back']:.1%} of {oof['in_scope']} in-scope documents.")
     lines += ["", "## Data", f"{m['data']['n_train']} training documents ({m['data']['positives']} positive):"]
     lines += [f"- `{d['spec']}` (sha256 {d['sha256'][:16]}…)" for d in m["data"]["train"]]
     lines += ["", "## Held-out metrics", "", "| data | n | F1 | ROC-AUC | PR-AUC | Brier | ECE | indicator macro-F1 |",
