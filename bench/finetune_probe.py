@@ -6,7 +6,11 @@ a linear multi-label head, binary cross-entropy) on the train split's passages a
 macro-F1 over FL01..FL11 on the dev split, with per-indicator thresholds chosen on a held-out tenth of
 the train split (by group) and at a flat 0.5. The test split is not read. CPU, fixed seed.
 
-    python bench/finetune_probe.py [--epochs 4] [--max-length 128]
+    python bench/finetune_probe.py [--epochs 4] [--max-length 128] [--lr 5e-5] [--train-layers N]
+
+Measured 2026-11-29 (2 CPU cores): --epochs 2 (lr 5e-5): dev macro-F1 0.66, under-trained;
+--epochs 6 --lr 1e-4: 0.825 at a flat 0.5 (0.823 tuned), 30 min; --epochs 6 --lr 3e-4 --train-layers 2
+(top two of six layers, the rest frozen): 0.790 (0.781 tuned); the shipped TF-IDF models 0.778.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ def main() -> int:
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--train-layers", type=int, default=0,
+                    help="fine-tune only the top N encoder layers (0: all); the rest stay as shipped")
     args = ap.parse_args()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -65,6 +71,14 @@ def main() -> int:
     folder = shipped_encoder_path()
     tok = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     model = Tagger(folder)
+    if args.train_layers:
+        # Only the top layers (and the head) learn: an artefact would then store those layers, not the encoder.
+        layers = model.encoder.encoder.layer
+        for p in model.encoder.parameters():
+            p.requires_grad = False
+        for layer in layers[len(layers) - args.train_layers:]:
+            for p in layer.parameters():
+                p.requires_grad = True
 
     def batches(docs: list, shuffle: bool) -> list:
         order = rng.permutation(len(docs)) if shuffle else np.arange(len(docs))
@@ -78,7 +92,7 @@ def main() -> int:
         return torch.tensor([[float(i in d.indicators) for i in IDS] for d in docs])
 
     steps = args.epochs * len(batches(fit, False))
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
     sched = transformers.get_linear_schedule_with_warmup(opt, int(0.06 * steps), steps)
     y_fit = labels(fit)
     pos_weight = ((len(fit) - y_fit.sum(0)) / y_fit.sum(0).clamp(min=1)).sqrt()
