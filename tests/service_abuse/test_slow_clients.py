@@ -129,4 +129,6 @@ def test_slow_clients_do_not_keep_others_from_being_served(server: Server, slow_
                 except OSError:
                     pass
         assert client.get("/readyz").status_code == 200
-    assert max(latencies) < 2.0, latencies
+    # Not a speed check: a request held up behind the crowd would wait for it to be cut off (the 3 s body
+    # timeout) or for the client's 10 s timeout; every one answered sooner was served beside it.
+    assert max(latencies) < 3.0, latencies
