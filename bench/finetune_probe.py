@@ -58,6 +58,9 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--train-layers", type=int, default=0,
                     help="fine-tune only the top N encoder layers (0: all); the rest stay as shipped")
+    ap.add_argument("--all-train", action="store_true",
+                    help="fit on the whole train split (thresholds are then not tuned: flat 0.5 only)")
+    ap.add_argument("--save", type=Path, help="write the tagger's weights (fp16 safetensors) to this folder")
     args = ap.parse_args()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -66,7 +69,7 @@ def main() -> int:
     dev = load_specs([corpus], "dev")
     # A tenth of the train groups picks the thresholds; the rest fits.
     tune = {d for d in train if int(hashlib.sha256(d.group.encode()).hexdigest()[:8], 16) % 10 == 0}
-    fit = [d for d in train if d not in tune]
+    fit = train if args.all_train else [d for d in train if d not in tune]
     tune_docs = [d for d in train if d in tune]
     folder = shipped_encoder_path()
     tok = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
@@ -112,6 +115,12 @@ def main() -> int:
         print(f"epoch {epoch + 1}: loss {total / len(fit):.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
 
     model.eval()
+    if args.save:
+        from safetensors.torch import save_file
+
+        args.save.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()},
+                  str(args.save / "tagger.safetensors"))
 
     def predict(docs: list) -> np.ndarray:
         out = []
@@ -121,6 +130,8 @@ def main() -> int:
         return np.vstack(out)
 
     p_tune, p_dev = predict(tune_docs), predict(dev)
+    if args.save:
+        np.save(args.save / "dev_proba.npy", p_dev)
     y_tune = labels(tune_docs).numpy()
     thresholds = []
     for j in range(len(IDS)):

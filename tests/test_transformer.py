@@ -419,6 +419,117 @@ def test_cli_without_extra_exits_with_the_install_hint(no_torch: None, tmp_path:
     assert "pip install 'screening[transformers]'" in capsys.readouterr().err
 
 
+# ---- the indicator tagger (tiny BERT fine-tuned for one epoch) ----------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_tagged_dir(tiny_encoder: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from screening.transformer.train import fit_transformer, save_transformer
+
+    corpus = tmp_path_factory.mktemp("tagger-corpus")
+    for path in sorted((ROOT / "corpora" / "supplier").glob("*.jsonl")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        (corpus / path.name).write_text("\n".join(lines[::8]) + "\n", encoding="utf-8")
+    bundle, manifest = fit_transformer(Engine("supplier"), tiny_encoder, corpus=corpus, tagger_epochs=1)
+    out = tmp_path_factory.mktemp("tiny-tagged")
+    save_transformer(out, bundle, manifest)
+    return out
+
+
+def test_tagger_is_saved_as_a_listed_safetensors_file_and_reloads_to_the_same_probabilities(
+        tiny_tagged_dir: Path, tiny_encoder: Any) -> None:
+    from screening.models.artefacts import sha256_file
+    from screening.transformer.tagger import TAGGER_FILE
+    from screening.transformer.train import load_transformer
+
+    manifest = json.loads((tiny_tagged_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["files"][TAGGER_FILE] == sha256_file(tiny_tagged_dir / TAGGER_FILE)
+    assert (tiny_tagged_dir / TAGGER_FILE).read_bytes()[8:9] == b"{"  # safetensors header, not a pickle
+    spec = manifest["tagger"]
+    assert spec["indicator_ids"] == [f"FL{i:02d}" for i in range(1, 12)]
+    assert set(spec["thresholds"]) == set(spec["indicator_ids"]) and spec["params"]["epochs"] == 1
+    assert 0.0 <= manifest["metrics"]["tagger_dev"]["macro_f1"] <= 1.0
+    assert "## Indicator tagger" in (tiny_tagged_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
+    texts = ["Workers said the agent keeps their passports.", "Wages were paid three months late."]
+    a = load_transformer(tiny_tagged_dir, tiny_encoder)[0]["tagger"].predict(texts)
+    b = load_transformer(tiny_tagged_dir, tiny_encoder)[0]["tagger"].predict(texts[::-1])[::-1]
+    assert a.shape == (2, 11) and ((a > 0) & (a < 1)).all()
+    assert np.allclose(a, b, atol=1e-5)
+
+
+def test_a_tampered_tagger_is_refused_before_loading(tiny_tagged_dir: Path, tiny_encoder: Any, tmp_path: Path) -> None:
+    from safetensors.torch import load, save
+
+    from screening.transformer.tagger import TAGGER_FILE
+    from screening.transformer.train import load_transformer
+
+    copy = Path(shutil.copytree(tiny_tagged_dir, tmp_path / "model"))
+    weights = load((copy / TAGGER_FILE).read_bytes())
+    weights["head.bias"] = weights["head.bias"] + 1  # a plausible, well-formed change
+    (copy / TAGGER_FILE).write_bytes(save(weights))
+    with pytest.raises(ModelError) as info:
+        load_transformer(copy, tiny_encoder)
+    assert info.value.code == "model_tampered"
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["files"][TAGGER_FILE]
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError) as info:
+        load_transformer(copy, tiny_encoder)
+    assert info.value.code == "model_invalid"
+
+
+def test_tagger_evidence_lies_in_asserted_sentences_only(tiny_tagged_dir: Path, tiny_encoder: Any,
+                                                         supplier_engine: Engine) -> None:
+    from screening.transformer.train import load_transformer
+
+    tagger = load_transformer(tiny_tagged_dir, tiny_encoder)[0]["tagger"]
+    tagger.thresholds = dict.fromkeys(tagger.indicator_ids, 0.0)  # every indicator fires wherever it may
+    tagger.span_floor = 0.0
+    mixed = ("The supplier prohibits the retention of passports. Workers said the supervisor keeps their "
+             "passports. There was no evidence of debt bondage.")
+    _, sentences = supplier_engine.analyse(mixed, sentences=True)
+    asserted = [(s.start, s.end) for s in sentences if s.frame == "asserted"]
+    assert len(asserted) == 1 and len(sentences) == 3
+    evidence = tagger.tag(mixed, sentences)
+    assert {e.indicator for e in evidence} == set(tagger.indicator_ids)
+    assert {(e.start, e.end) for e in evidence} == set(asserted)
+    assert all(e.rule == f"tagger/{e.indicator}" and e.source == "model" and e.assertion == "asserted"
+               for e in evidence)
+    assert_offsets(mixed, evidence)
+    only_policy = "The supplier prohibits the retention of passports. There was no evidence of debt bondage."
+    assert tagger.tag(only_policy, supplier_engine.analyse(only_policy, sentences=True)[1]) == []
+
+
+def test_tagger_needs_its_window_and_its_span_to_reach_the_threshold(tiny_tagged_dir: Path, tiny_encoder: Any,
+                                                                     supplier_engine: Engine) -> None:
+    from screening.transformer.train import load_transformer
+
+    tagger = load_transformer(tiny_tagged_dir, tiny_encoder)[0]["tagger"]
+    text = "Workers said the supervisor keeps their passports. Overtime reached 80 hours a week."
+    _, sentences = supplier_engine.analyse(text, sentences=True)
+    best, span_probs, spans = tagger.document_proba([text], [sentences])
+    assert len(spans[0]) == 3  # two sentences and their pair; the whole text is a window too
+    assert (best[0] >= span_probs[0].max(axis=0)).all()
+    tagger.span_floor = 1.0
+    tagger.thresholds = {i: float(best[0][j]) for j, i in enumerate(tagger.indicator_ids)}
+    fired = {e.indicator for e in tagger.evidence(text, best[0], span_probs[0], spans[0])}
+    expected = {i for j, i in enumerate(tagger.indicator_ids) if span_probs[0][:, j].max() >= best[0][j]}
+    assert fired == expected
+    tagger.thresholds = {i: float(best[0][j]) + 1e-3 for j, i in enumerate(tagger.indicator_ids)}
+    assert tagger.evidence(text, best[0], span_probs[0], spans[0]) == []
+
+
+def test_transformer_backend_with_a_tagger_screens_with_its_evidence(tiny_tagged_dir: Path, tiny_dir: Path) -> None:
+    engine = attach_backend(Engine("supplier"), "transformer", tiny_dir, model_dir=tiny_tagged_dir, precision="fp32")
+    engine.scorer.tagger.thresholds = dict.fromkeys(engine.scorer.tagger.indicator_ids, 0.0)
+    text = "Workers said the supervisor keeps their passports. We prohibit forced overtime."
+    result = engine.screen(text, "doc-1")
+    assert_contract(result.to_dict(), text)
+    tagged = [e for e in result.evidence if e.rule.startswith("tagger/")]
+    assert {e.text for e in tagged} == {"Workers said the supervisor keeps their passports."}
+    assert {e.indicator for e in tagged} <= {i.id for i in result.indicators}
+
+
 # ---- the shipped MiniLM, end to end (slow) ----------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import platform
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +45,23 @@ def library_versions() -> dict[str, str]:
             "scipy": scipy.__version__, "spacy": spacy.__version__, "python": platform.python_version()}
 
 
-def save_artefact(directory: Path, model: Any, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Write the model and its manifest (with file hashes and library versions); returns the manifest."""
+def save_artefact(directory: Path, model: Any, manifest: dict[str, Any],
+                  extra_files: Mapping[str, bytes] | None = None) -> dict[str, Any]:
+    """Write the model and its manifest (with file hashes and library versions); returns the manifest.
+
+    ``extra_files`` (name -> bytes) are written beside the model and listed with their sha256 too, so
+    loading checks them like the model file.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     model_path = directory / MODEL_FILE
     joblib.dump(model, model_path, compress=3)
-    manifest = {**manifest, "format": FORMAT_VERSION, "libraries": library_versions(),
-                "files": {MODEL_FILE: sha256_file(model_path)}}
+    files = {MODEL_FILE: sha256_file(model_path)}
+    for name, data in (extra_files or {}).items():
+        if Path(name).name != name or name in (MODEL_FILE, MANIFEST):
+            raise ValueError(f"not a plain extra file name: {name!r}")
+        (directory / name).write_bytes(data)
+        files[name] = hashlib.sha256(data).hexdigest()
+    manifest = {**manifest, "format": FORMAT_VERSION, "libraries": library_versions(), "files": files}
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return manifest
 

@@ -27,6 +27,7 @@ from ..taxonomy import Taxonomy
 from .encoder import SentenceEncoder
 from .featurize import DocView, best_asserted, feature_row, views_of
 from .matcher import Match, SemanticMatcher
+from .tagger import IndicatorTagger
 from .train import MAX_SENTENCES, load_transformer, select_sentences
 
 SEMANTIC_RULE = "semantic/"
@@ -49,6 +50,7 @@ class TransformerScorer:
         self.encoder = encoder
         self.matcher: SemanticMatcher = bundle["matcher"]
         self.classifier = bundle["classifier"]
+        self.tagger: IndicatorTagger | None = bundle.get("tagger")
         self.indicator_ids: list[str] = list(bundle["indicator_ids"])
         if self.indicator_ids != [i.id for i in taxonomy.indicators]:
             raise ModelError(f"{manifest.get('name')}: built for indicators {', '.join(self.indicator_ids)}, but the "
@@ -82,6 +84,8 @@ class TransformerScorer:
         with self._threadpools.limit(limits=1):
             scores, matches = self.matcher.score_and_match(view.embeddings)
             semantic = tuple(semantic_evidence(text, view.sentences[m.sentence], m) for m in matches)
+            if self.tagger is not None:
+                semantic += tuple(self.tagger.tag(text, view.sentences))
             row = feature_row(view, best_asserted(view, scores), rule_features(evidence, self.indicator_ids),
                               self.encoder.dim)
             p = float(self.classifier.predict_proba(row.reshape(1, -1))[0, 1])

@@ -21,7 +21,7 @@ from ..errors import ModelError
 from ..models.artefacts import load_artefact, save_artefact
 from ..models.data import LabelledDoc, load_spec, load_specs
 from ..models.features import rule_features
-from ..models.metrics import binary_metrics, choose_thresholds
+from ..models.metrics import binary_metrics, choose_thresholds, indicator_metrics
 from ..models.train import GATE_DEFAULT, _data_hash
 from ..results import Evidence
 from ..sentences import Sentence
@@ -30,6 +30,7 @@ from .classifier import EmbeddingClassifier
 from .encoder import SentenceEncoder
 from .featurize import DocView, best_asserted, feature_names, feature_row, views_of
 from .matcher import EmbeddedPassage, SemanticMatcher
+from .tagger import TAGGER_FILE, IndicatorTagger, choose_tagger_thresholds, fit_tagger, load_tagger
 
 log = logging.getLogger(__name__)
 BACKEND = "transformer"
@@ -107,12 +108,15 @@ def _shown(path: Path) -> str:
 def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | Path | None = None,
                     extra: Sequence[str] = (), seed: int = 0, c: float = 3.0, c_embedding: float = 0.1, k: int = 30,
                     temperature: float = 0.1, max_sentences: int | None = MAX_SENTENCES,
-                    extra_max_sentences: int | None = 16, beta: float = 1.5,
-                    progress: Callable[[str], None] = log.info) -> tuple[dict[str, Any], dict[str, Any]]:
+                    extra_max_sentences: int | None = 16, beta: float = 1.5, tagger_epochs: int = 0,
+                    tagger_lr: float = 1e-4, progress: Callable[[str], None] = log.info
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit the matcher and the classifier of ``engine``'s profile; returns ``(bundle, manifest)`` unsaved.
 
     ``extra`` data specs (EMSCAD-style sets without indicator labels) feed the classifier only, each
     document encoded by at most ``extra_max_sentences`` sentences (rule-bearing first) to bound cost.
+    ``tagger_epochs`` > 0 also fine-tunes the indicator tagger (:mod:`.tagger`) on the train split's
+    passages and chooses its thresholds on the dev split.
     """
     profile = engine.profile
     folder = Path(corpus) if corpus is not None else default_corpus(profile)
@@ -173,13 +177,30 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
     dev_p = clf.predict_proba(dev_x)[:, 1]
     manifest["metrics"]["dev"] = {k: v for k, v in binary_metrics(dev_y, dev_p, dev_p >= thresholds["review"]).items()
                                   if k != "reliability"}
+    if tagger_epochs:
+        progress(f"fine-tuning the indicator tagger on {n_train} passages for {tagger_epochs} epochs")
+        tagger = fit_tagger(encoder.info.path, [d.text for d in train_docs], [d.indicators for d in train_docs], ids,
+                            epochs=tagger_epochs, lr=tagger_lr, seed=seed, progress=progress)
+        dev_sentences = sentences[n_train : n_train + n_dev]
+        best, span_probs, spans = tagger.document_proba([d.text for d in dev_docs], dev_sentences)
+        tagger.thresholds = choose_tagger_thresholds(best, [d.indicators for d in dev_docs], ids)
+        predicted = [[e.indicator for e in tagger.evidence(d.text, best[n], span_probs[n], spans[n])]
+                     for n, d in enumerate(dev_docs)]
+        manifest["metrics"]["tagger_dev"] = indicator_metrics([list(d.indicators) for d in dev_docs], predicted, ids)
+        bundle["tagger"] = tagger
     return bundle, manifest
 
 
 def save_transformer(directory: str | Path, bundle: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
     """Write the artefact folder (model, manifest with hashes, model card); returns the saved manifest."""
     out = Path(directory)
-    saved = save_artefact(out, bundle, manifest)
+    bundle = dict(bundle)
+    tagger: IndicatorTagger | None = bundle.pop("tagger", None)
+    extra: dict[str, bytes] = {}
+    if tagger is not None:
+        manifest = {**manifest, "tagger": tagger.spec()}
+        extra[TAGGER_FILE] = tagger.to_bytes()
+    saved = save_artefact(out, bundle, manifest, extra)
     (out / "MODEL_CARD.md").write_text(model_card(saved), encoding="utf-8")
     return saved
 
@@ -196,7 +217,28 @@ def load_transformer(directory: str | Path, encoder: SentenceEncoder) -> tuple[d
         raise ModelError(f"{folder}: built on encoder {manifest.get('encoder', {}).get('name')!r} "
                          f"(fingerprint {str(want)[:12]}…), but the loaded encoder {encoder.info.name!r} has "
                          f"{encoder.fingerprint[:12]}…; its embeddings would not match", code="model_incompatible")
+    spec = manifest.get("tagger")
+    if spec:
+        name = str(spec.get("file", TAGGER_FILE))
+        if name not in manifest["files"]:
+            raise ModelError(f"{folder}: the manifest describes a tagger but does not list {name}", code="model_invalid")
+        bundle["tagger"] = load_tagger((folder / name).read_bytes(), spec, encoder.info.path,
+                                       expected_sha256=manifest["files"][name], threads=encoder.threads,
+                                       bf16=encoder.info.precision == "bf16")
     return bundle, manifest
+
+
+def _tagger_card(m: dict[str, Any]) -> list[str]:
+    t = m["tagger"]
+    dev = m["metrics"].get("tagger_dev", {})
+    return [
+        "## Indicator tagger",
+        f"The encoder fine-tuned as a multi-label tagger over {len(t['indicator_ids'])} indicators "
+        f"({t['params'].get('epochs')} epochs on {t['params'].get('n_train')} train-split passages, "
+        f"seed {t['params'].get('seed')}); weights in `{t['file']}` (fp16, sha256 in the manifest). Its evidence "
+        "(rule `tagger/<ID>`) is the asserted sentence or pair it rates highest. Thresholds chosen on the dev "
+        f"split, where its indicator macro-F1 is {dev.get('macro_f1')} (in sample for the thresholds).", "",
+    ]
 
 
 def model_card(manifest: dict[str, Any]) -> str:
@@ -219,6 +261,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         f"calibrated on {m['data']['calibration']}. Test splits are not read.", "",
         "## Dev split",
         f"n {dev['n']}, F1 {dev['f1']}, ROC-AUC {dev.get('roc_auc')}, ECE {dev['ece']}.", "",
+        *(_tagger_card(m) if m.get("tagger") else []),
         "## Encoder",
         f"`{m['encoder']['name']}`, fingerprint {m['encoder']['fingerprint'][:16]}…; loading refuses other weights.",
         "", "## Versions",

@@ -1,0 +1,261 @@
+"""The indicator tagger: the sentence encoder fine-tuned as a multi-label classifier over a profile's indicators.
+
+Why: the fast backend's per-indicator TF-IDF models and the frozen-embedding matcher flatten out on
+the supplier corpus (dev macro-F1 0.78); training the encoder itself on the corpus's passages reaches
+further (``bench/finetune_probe.py``). The tagger is part of the transformer backend's artefact when
+it was trained with ``--tagger-epochs N``.
+
+Model: the base encoder (mean pooling of its last layer, as it embeds) and one linear layer giving a
+logit per indicator; trained with binary cross-entropy (positives weighted by the square root of
+their rarity) on the train split's passages; thresholds per indicator chosen on the dev split.
+
+Reading a document: the tagger scores windows of it: every asserted sentence, every pair of adjacent
+asserted sentences, and the whole document when it has more than one sentence and fits in
+``max_length`` tokens (a finding can need its context). An indicator is raised when a window reaches
+its threshold and an asserted sentence or pair of the document scores at least ``span_floor`` of it;
+the evidence is the asserted span the tagger rates highest (rule ``tagger/<ID>``, ``source: "model"``,
+weight = the best window's probability). Negated, policy and other non-asserted sentences are never
+evidence.
+
+Storage: the weights, in fp16 ``safetensors`` (never pickle), lie beside the artefact's
+``model.joblib`` and are listed with their sha256 in its manifest; they are checked like every
+listed file, and their bytes are checked again before they are read. Architecture and tokenizer come
+from the base encoder's folder, whose fingerprint the artefact pins. torch and transformers are
+imported only inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from ..errors import ModelError
+from ..results import Evidence
+from ..sentences import Sentence, candidate_spans
+from .extra import require_transformers
+
+TAGGER_FILE = "tagger.safetensors"
+TAGGER_RULE = "tagger/"
+THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.1, 0.91, 0.05))
+
+
+def _network(torch: Any, transformers: Any, folder: str, n_labels: int, pretrained: bool) -> Any:
+    """The tagger network on the encoder in ``folder``: from its weights (training) or its config (loading)."""
+
+    class TaggerNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            if pretrained:
+                self.encoder = transformers.AutoModel.from_pretrained(folder, local_files_only=True,
+                                                                      use_safetensors=True, trust_remote_code=False)
+            else:
+                config = transformers.AutoConfig.from_pretrained(folder, local_files_only=True)
+                self.encoder = transformers.AutoModel.from_config(config)
+            self.head = torch.nn.Linear(self.encoder.config.hidden_size, n_labels)
+
+        def forward(self, ids: Any, mask: Any) -> Any:
+            hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).to(hidden.dtype)
+            return self.head((hidden * m).sum(1) / m.sum(1).clamp(min=1.0))
+
+    return TaggerNet()
+
+
+@dataclass
+class IndicatorTagger:
+    """A fine-tuned encoder that gives each indicator a probability for a text window."""
+
+    net: Any
+    tokenizer: Any
+    indicator_ids: list[str]
+    thresholds: dict[str, float]
+    max_length: int = 128
+    span_floor: float = 0.5
+    batch_size: int = 16
+    threads: int | None = 1
+    bf16: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._threadpools = ThreadpoolController()
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities, shape ``(len(texts), len(indicator_ids))``, in input order."""
+        torch, _ = require_transformers()
+        out = np.zeros((len(texts), len(self.indicator_ids)), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        self.net.eval()
+        with self._threadpools.limit(limits=self.threads):
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                     max_length=self.max_length, return_tensors="pt")
+                with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                    logits = self.net(enc["input_ids"], enc["attention_mask"]).float()
+                out[idx] = torch.sigmoid(logits).numpy()
+        return out
+
+    def fits_whole(self, text: str) -> bool:
+        """Whether ``text`` fits in one window of ``max_length`` tokens."""
+        return len(self.tokenizer(text, truncation=False)["input_ids"]) <= self.max_length
+
+    def windows(self, text: str, sentences: Sequence[Sentence]) -> tuple[list[tuple[int, int]], bool]:
+        """The asserted spans of ``text`` and whether the whole text is a further window."""
+        spans = candidate_spans(sentences)
+        whole = len(sentences) > 1 and bool(spans) and self.fits_whole(text)
+        return spans, whole
+
+    def document_proba(self, texts: Sequence[str], sentence_lists: Sequence[Sequence[Sentence]]
+                       ) -> tuple[np.ndarray, list[np.ndarray], list[list[tuple[int, int]]]]:
+        """Per document: best window probability per indicator, span probabilities, spans (one pass)."""
+        flat: list[str] = []
+        plan: list[tuple[list[tuple[int, int]], int, int]] = []
+        for text, sents in zip(texts, sentence_lists, strict=True):
+            spans, whole = self.windows(text, sents)
+            first = len(flat)
+            flat.extend(text[a:b] for a, b in spans)
+            if whole:
+                flat.append(text)
+            plan.append((spans, first, len(flat)))
+        probs = self.predict(flat) if flat else np.zeros((0, len(self.indicator_ids)), dtype=np.float32)
+        best = np.zeros((len(plan), len(self.indicator_ids)), dtype=np.float32)
+        span_probs, span_lists = [], []
+        for n, (spans, a, b) in enumerate(plan):
+            if b > a:
+                best[n] = probs[a:b].max(axis=0)
+            span_probs.append(probs[a : a + len(spans)])
+            span_lists.append(spans)
+        return best, span_probs, span_lists
+
+    def evidence(self, text: str, best: np.ndarray, span_probs: np.ndarray, spans: Sequence[tuple[int, int]]
+                 ) -> list[Evidence]:
+        """Evidence of every indicator the document reaches: its best asserted span."""
+        out = []
+        for j, iid in enumerate(self.indicator_ids):
+            threshold = self.thresholds[iid]
+            if best[j] < threshold or not len(spans):
+                continue
+            n = int(np.argmax(span_probs[:, j]))
+            if span_probs[n, j] < self.span_floor * threshold:
+                continue
+            a, b = spans[n]
+            out.append(Evidence(iid, TAGGER_RULE + iid, a, b, text[a:b], "asserted", "model", float(best[j])))
+        return out
+
+    def tag(self, text: str, sentences: Sequence[Sentence]) -> list[Evidence]:
+        """The tagger's evidence for one document."""
+        best, span_probs, spans = self.document_proba([text], [sentences])
+        return self.evidence(text, best[0], span_probs[0], spans[0])
+
+    def spec(self) -> dict[str, Any]:
+        """What the manifest records beside the weights' hash."""
+        return {"file": TAGGER_FILE, "indicator_ids": list(self.indicator_ids),
+                "thresholds": {k: float(v) for k, v in self.thresholds.items()}, "max_length": self.max_length,
+                "span_floor": self.span_floor, "params": dict(self.params)}
+
+    def to_bytes(self) -> bytes:
+        """The weights as fp16 ``safetensors`` bytes."""
+        from safetensors.torch import save
+
+        torch, _ = require_transformers()
+        return bytes(save({k: v.detach().to(torch.float16).contiguous() for k, v in self.net.state_dict().items()}))
+
+
+def load_tagger(data: bytes, spec: dict[str, Any], encoder_folder: str, *, expected_sha256: str,
+                threads: int | None = 1, bf16: bool = False) -> IndicatorTagger:
+    """Build the tagger from weight bytes already read, after checking them against ``expected_sha256``."""
+    if hashlib.sha256(data).hexdigest() != expected_sha256:
+        raise ModelError(f"{spec.get('file', TAGGER_FILE)}: changed after it was verified; refusing to load it",
+                         code="model_tampered")
+    torch, transformers = require_transformers()
+    from safetensors.torch import load
+
+    ids = list(spec["indicator_ids"])
+    net = _network(torch, transformers, encoder_folder, len(ids), pretrained=False)
+    try:
+        state = {k: v.to(torch.float32) for k, v in load(data).items()}
+        _load_state(net, state)
+    except (RuntimeError, ValueError) as exc:
+        raise ModelError(f"{spec.get('file', TAGGER_FILE)}: weights do not fit the encoder's architecture: {exc}",
+                         code="model_incompatible") from None
+    net.eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(encoder_folder, local_files_only=True)
+    return IndicatorTagger(net, tokenizer, ids, {k: float(v) for k, v in spec["thresholds"].items()},
+                           max_length=int(spec["max_length"]), span_floor=float(spec.get("span_floor", 0.5)),
+                           threads=threads, bf16=bf16, params=dict(spec.get("params", {})))
+
+
+def _load_state(net: Any, state: dict[str, Any]) -> None:
+    """Load every parameter; buffers the encoder rebuilds itself (position ids) may be absent."""
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("position_ids")]
+    if missing or unexpected:
+        raise ValueError(f"missing {missing[:5]}, unexpected {list(unexpected)[:5]}")
+
+
+def fit_tagger(encoder_folder: str, texts: Sequence[str], labels: Sequence[Sequence[str]],
+               indicator_ids: Sequence[str], *, epochs: int = 6, lr: float = 1e-4, batch_size: int = 16,
+               max_length: int = 128, seed: int = 0, threads: int | None = None,
+               progress: Callable[[str], None] = lambda _: None) -> IndicatorTagger:
+    """Fine-tune the encoder in ``encoder_folder`` on labelled passages (AdamW, linear warm-up and decay).
+
+    ``threads``: torch threads while training (``None``: one per core). Thresholds start at 0.5; choose
+    them on held-out data with :func:`choose_tagger_thresholds`.
+    """
+    torch, transformers = require_transformers()
+    ids = list(indicator_ids)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(encoder_folder, local_files_only=True)
+    net = _network(torch, transformers, encoder_folder, len(ids), pretrained=True)
+    y = torch.tensor([[float(i in set(lab)) for i in ids] for lab in labels])
+    pos_weight = ((len(texts) - y.sum(0)) / y.sum(0).clamp(min=1)).sqrt()
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    per_epoch = (len(texts) + batch_size - 1) // batch_size
+    steps = max(1, epochs * per_epoch)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
+    sched = transformers.get_linear_schedule_with_warmup(opt, int(0.06 * steps), steps)
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        for epoch in range(epochs):
+            net.train()
+            order = rng.permutation(len(texts))
+            total = 0.0
+            for k in range(0, len(order), batch_size):
+                idx = order[k : k + batch_size].tolist()
+                enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
+                                return_tensors="pt")
+                loss = loss_fn(net(enc["input_ids"], enc["attention_mask"]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += float(loss.detach()) * len(idx)
+            progress(f"tagger epoch {epoch + 1}/{epochs}: loss {total / max(1, len(texts)):.4f}")
+    finally:
+        torch.set_num_threads(previous)
+    net.eval()
+    params = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, "n_train": len(texts)}
+    return IndicatorTagger(net, tokenizer, ids, dict.fromkeys(ids, 0.5), max_length=max_length, params=params)
+
+
+def choose_tagger_thresholds(best: np.ndarray, gold: Sequence[Sequence[str]], indicator_ids: Sequence[str]
+                             ) -> dict[str, float]:
+    """Per indicator, the grid threshold with the best F1 of document-level detection (ties: the lower)."""
+    out = {}
+    for j, iid in enumerate(indicator_ids):
+        y = np.array([iid in set(g) for g in gold])
+        scores = []
+        for t in THRESHOLD_GRID:
+            pred = best[:, j] >= t
+            tp = int((pred & y).sum())
+            scores.append(2 * tp / max(1, int(pred.sum()) + int(y.sum())))
+        out[iid] = float(THRESHOLD_GRID[int(np.argmax(scores))])
+    return out
