@@ -530,6 +530,27 @@ def test_transformer_backend_with_a_tagger_screens_with_its_evidence(tiny_tagged
     assert {e.indicator for e in tagged} <= {i.id for i in result.indicators}
 
 
+
+def test_with_a_tagger_the_matcher_supports_indicators_but_raises_none_alone(tiny_tagged_dir: Path,
+                                                                            tiny_dir: Path) -> None:
+    engine = attach_backend(Engine("supplier"), "transformer", tiny_dir, model_dir=tiny_tagged_dir, precision="fp32")
+    scorer = engine.scorer
+    scorer.matcher.thresholds_ = dict.fromkeys(scorer.matcher.thresholds_, -1.0)  # the matcher matches everything
+    text = "Workers said the supervisor keeps their passports. Overtime reached 80 hours a week in March."
+    tagger = scorer.tagger
+    scorer.tagger = None
+    alone = engine.screen(text)
+    rule_raised = {e.indicator for e in alone.evidence if e.source == "rule" and e.assertion == "asserted"}
+    matched = {e.indicator for e in alone.evidence if e.rule.startswith("semantic/") and e.assertion == "asserted"}
+    assert matched - rule_raised  # without a tagger the matcher raises indicators the rules did not
+    scorer.tagger = tagger
+    tagger.thresholds = dict.fromkeys(tagger.indicator_ids, 2.0)  # the tagger raises nothing
+    result = engine.screen(text)
+    assert {e.indicator for e in result.evidence if e.rule.startswith("semantic/") and e.assertion == "asserted"} \
+        == matched & rule_raised
+    assert {i.id for i in result.indicators} == rule_raised
+
+
 # ---- the shipped MiniLM, end to end (slow) ----------------------------------------------------
 
 

@@ -75,7 +75,7 @@ class IndicatorTagger:
     indicator_ids: list[str]
     thresholds: dict[str, float]
     max_length: int = 128
-    span_floor: float = 0.5
+    span_floor: float = 0.25
     batch_size: int = 16
     threads: int | None = 1
     bf16: bool = False
@@ -186,7 +186,7 @@ def load_tagger(data: bytes, spec: dict[str, Any], encoder_folder: str, *, expec
     net.eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(encoder_folder, local_files_only=True)
     return IndicatorTagger(net, tokenizer, ids, {k: float(v) for k, v in spec["thresholds"].items()},
-                           max_length=int(spec["max_length"]), span_floor=float(spec.get("span_floor", 0.5)),
+                           max_length=int(spec["max_length"]), span_floor=float(spec.get("span_floor", 0.25)),
                            threads=threads, bf16=bf16, params=dict(spec.get("params", {})))
 
 
