@@ -531,8 +531,8 @@ def test_transformer_backend_with_a_tagger_screens_with_its_evidence(tiny_tagged
 
 
 
-def test_with_a_tagger_the_matcher_supports_indicators_but_raises_none_alone(tiny_tagged_dir: Path,
-                                                                            tiny_dir: Path) -> None:
+def test_with_a_tagger_the_matcher_raises_indicators_alone_only_above_its_margin(tiny_tagged_dir: Path,
+                                                                                tiny_dir: Path) -> None:
     engine = attach_backend(Engine("supplier"), "transformer", tiny_dir, model_dir=tiny_tagged_dir, precision="fp32")
     scorer = engine.scorer
     scorer.matcher.thresholds_ = dict.fromkeys(scorer.matcher.thresholds_, -1.0)  # the matcher matches everything
@@ -545,10 +545,14 @@ def test_with_a_tagger_the_matcher_supports_indicators_but_raises_none_alone(tin
     assert matched - rule_raised  # without a tagger the matcher raises indicators the rules did not
     scorer.tagger = tagger
     tagger.thresholds = dict.fromkeys(tagger.indicator_ids, 2.0)  # the tagger raises nothing
+    tagger.matcher_margin = 10.0  # no match is that far above its threshold: the matcher only supports
     result = engine.screen(text)
     assert {e.indicator for e in result.evidence if e.rule.startswith("semantic/") and e.assertion == "asserted"} \
         == matched & rule_raised
     assert {i.id for i in result.indicators} == rule_raised
+    tagger.matcher_margin = 0.5  # vote scores are not negative: every match clears -1.0 + 0.5 and raises alone
+    result = engine.screen(text)
+    assert {i.id for i in result.indicators} == {i.id for i in alone.indicators}
 
 
 # ---- the shipped MiniLM, end to end (slow) ----------------------------------------------------
@@ -613,17 +617,31 @@ def test_minilm_flags_a_paraphrase_with_its_nearest_example_and_respects_negatio
 def test_semantic_matcher_finds_paraphrases_the_rules_miss(profile: str, minilm: Any) -> None:
     engine = minilm(profile)
     rows = paraphrases(profile)
-    semantic = rules = 0
-    for r in rows:
-        result = engine.screen(r["text"])
-        found = {(e.source, e.rule.startswith("semantic/")) for e in result.evidence
-                 if e.indicator == r["indicator"] and e.assertion == "asserted"}
-        semantic += ("model", True) in found
-        rules += ("rule", False) in found
-    semantic_recall, rule_recall = semantic / len(rows), rules / len(rows)
+    tagger = getattr(engine.scorer, "tagger", None)
+
+    def recall(*kinds: str) -> float:
+        """Share of paraphrases with asserted evidence of their indicator from one of ``kinds``."""
+        hits = 0
+        for r in rows:
+            found = {e.rule.partition("/")[0] if e.source == "model" else "rules"
+                     for e in engine.screen(r["text"]).evidence
+                     if e.indicator == r["indicator"] and e.assertion == "asserted"}
+            hits += bool(found & set(kinds))
+        return hits / len(rows)
+
+    engine.scorer.tagger = None  # the matcher on its own
+    try:
+        semantic_recall, rule_recall = recall("semantic"), recall("rules")
+    finally:
+        engine.scorer.tagger = tagger
     figures = f"{profile}: semantic recall {semantic_recall:.3f}, rules {rule_recall:.3f} on {len(rows)} paraphrases"
     assert semantic_recall >= 0.80, figures
     assert semantic_recall > rule_recall + 0.2, figures
+    if tagger is not None:
+        # As shipped, with the tagger, the matcher raises an indicator alone only well above its threshold
+        # (it costs corpus precision): measured 0.74 for the matcher and tagger together on the supplier set.
+        model_recall = recall("semantic", "tagger")
+        assert model_recall >= 0.70 and model_recall > rule_recall + 0.2, (figures, model_recall)
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@
 the nearest prototype, ``cue`` = that prototype) and scores the document with the embedding
 classifier. Only asserted evidence counts toward indicators and score, as for rules. An artefact
 with an indicator tagger (:mod:`.tagger`) raises indicators from the rules and the tagger (rule
-``tagger/<ID>``); the matcher's matches then only support indicators those raised.
+``tagger/<ID>``); the matcher's matches then support indicators those raised, and raise one alone
+only well above the matcher's threshold.
 
 :class:`CascadeScorer` scores every document with the fast scorer and hands a document to the
 transformer only when the fast score falls in an uncertainty band; a long document in the band sends
@@ -85,15 +86,18 @@ class TransformerScorer:
         """
         with self._threadpools.limit(limits=1):
             scores, matches = self.matcher.score_and_match(view.embeddings)
-            semantic = tuple(semantic_evidence(text, view.sentences[m.sentence], m) for m in matches)
             if self.tagger is not None:
-                # With a tagger, indicators come from the rules and the tagger; the matcher's asserted matches
-                # are shown where they support one of those, and raise none alone (on the supplier dev split
-                # they cost the tagger 0.10 macro-F1).
+                # With a tagger, the matcher's asserted matches support what the rules or the tagger raised, and
+                # raise an indicator alone only ``matcher_margin`` above the matcher's threshold (see .tagger).
                 tagged = tuple(self.tagger.tag(text, view.sentences))
                 raised = {e.indicator for e in tagged} | {e.indicator for e in evidence
                                                           if e.source == "rule" and e.assertion == "asserted"}
-                semantic = tuple(e for e in semantic if e.assertion != "asserted" or e.indicator in raised) + tagged
+                margin = self.tagger.matcher_margin
+                matches = [m for m in matches if view.sentences[m.sentence].frame != "asserted"
+                           or m.indicator in raised or m.score >= self.matcher.thresholds_[m.indicator] + margin]
+            semantic = tuple(semantic_evidence(text, view.sentences[m.sentence], m) for m in matches)
+            if self.tagger is not None:
+                semantic += tagged
             row = feature_row(view, best_asserted(view, scores), rule_features(evidence, self.indicator_ids),
                               self.encoder.dim)
             p = float(self.classifier.predict_proba(row.reshape(1, -1))[0, 1])
