@@ -519,6 +519,19 @@ def test_tagger_needs_its_window_and_its_span_to_reach_the_threshold(tiny_tagged
     assert tagger.evidence(text, best[0], span_probs[0], spans[0]) == []
 
 
+def test_tagger_reads_the_whole_document_only_when_it_fits_one_window(tiny_tagged_dir: Path, tiny_encoder: Any,
+                                                                       supplier_engine: Engine) -> None:
+    from screening.transformer.train import load_transformer
+
+    tagger = load_transformer(tiny_tagged_dir, tiny_encoder)[0]["tagger"]
+    short = "Workers said the supervisor keeps their passports. Overtime reached 80 hours a week."
+    long = " ".join([short] * 20)  # 280 words
+    for text, whole in ((short, True), (long, False)):
+        _, sentences = supplier_engine.analyse(text, sentences=True)
+        spans, got = tagger.windows(text, sentences)
+        assert got is whole and len(spans) == 2 * len(sentences) - 1
+
+
 def test_transformer_backend_with_a_tagger_screens_with_its_evidence(tiny_tagged_dir: Path, tiny_dir: Path) -> None:
     engine = attach_backend(Engine("supplier"), "transformer", tiny_dir, model_dir=tiny_tagged_dir, precision="fp32")
     engine.scorer.tagger.thresholds = dict.fromkeys(engine.scorer.tagger.indicator_ids, 0.0)

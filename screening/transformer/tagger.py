@@ -110,6 +110,8 @@ class IndicatorTagger:
 
     def fits_whole(self, text: str) -> bool:
         """Whether ``text`` fits in one window of ``max_length`` tokens."""
+        if len(text.split()) > self.max_length:  # every word is a token at least: a long document is not tokenised
+            return False
         return len(self.tokenizer(text, truncation=False)["input_ids"]) <= self.max_length
 
     def windows(self, text: str, sentences: Sequence[Sentence]) -> tuple[list[tuple[int, int]], bool]:
