@@ -530,6 +530,10 @@ def test_tagger_reads_the_whole_document_only_when_it_fits_one_window(tiny_tagge
         _, sentences = supplier_engine.analyse(text, sentences=True)
         spans, got = tagger.windows(text, sentences)
         assert got is whole and len(spans) == 2 * len(sentences) - 1
+    heading = "Living Wage\n\nWorkers said the supervisor keeps their passports."
+    _, sentences = supplier_engine.analyse(heading, sentences=True)
+    spans, _ = tagger.windows(heading, sentences)
+    assert len(sentences) == 2 and "Living Wage" not in [heading[a:b].strip() for a, b in spans]
 
 
 def test_transformer_backend_with_a_tagger_screens_with_its_evidence(tiny_tagged_dir: Path, tiny_dir: Path) -> None:

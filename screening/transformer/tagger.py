@@ -10,7 +10,8 @@ logit per indicator; trained with binary cross-entropy (positives weighted by th
 their rarity) on the train split's passages; thresholds per indicator chosen on the dev split.
 
 Reading a document: the tagger scores windows of it: every asserted sentence, every pair of adjacent
-asserted sentences, and the whole document when it has more than one sentence and fits in
+asserted sentences (of five words or more, as for the fast path's indicator models: a heading such as
+"Living Wage" states no finding), and the whole document when it has more than one sentence and fits in
 ``max_length`` tokens (a finding can need its context). An indicator is raised when a window reaches
 its threshold and an asserted sentence or pair of the document scores at least ``span_floor`` of it;
 the evidence is the asserted span the tagger rates highest (rule ``tagger/<ID>``, ``source: "model"``,
@@ -42,6 +43,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..errors import ModelError
+from ..models.indicators import long_enough
 from ..results import Evidence
 from ..sentences import Sentence, candidate_spans
 from .extra import require_transformers
@@ -116,7 +118,7 @@ class IndicatorTagger:
 
     def windows(self, text: str, sentences: Sequence[Sentence]) -> tuple[list[tuple[int, int]], bool]:
         """The asserted spans of ``text`` and whether the whole text is a further window."""
-        spans = candidate_spans(sentences)
+        spans = [(a, b) for a, b in candidate_spans(sentences) if long_enough(text[a:b])]
         whole = len(sentences) > 1 and bool(spans) and self.fits_whole(text)
         return spans, whole
 

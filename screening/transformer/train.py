@@ -181,14 +181,20 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
         progress(f"fine-tuning the indicator tagger on {n_train} passages for {tagger_epochs} epochs")
         tagger = fit_tagger(encoder.info.path, [d.text for d in train_docs], [d.indicators for d in train_docs], ids,
                             epochs=tagger_epochs, lr=tagger_lr, seed=seed, progress=progress)
-        dev_sentences = sentences[n_train : n_train + n_dev]
-        best, span_probs, spans = tagger.document_proba([d.text for d in dev_docs], dev_sentences)
-        tagger.thresholds = choose_tagger_thresholds(best, [d.indicators for d in dev_docs], ids)
-        predicted = [[e.indicator for e in tagger.evidence(d.text, best[n], span_probs[n], spans[n])]
-                     for n, d in enumerate(dev_docs)]
-        manifest["metrics"]["tagger_dev"] = indicator_metrics([list(d.indicators) for d in dev_docs], predicted, ids)
+        manifest["metrics"]["tagger_dev"] = tune_tagger(tagger, dev_docs, sentences[n_train : n_train + n_dev])
         bundle["tagger"] = tagger
     return bundle, manifest
+
+
+def tune_tagger(tagger: IndicatorTagger, docs: Sequence[LabelledDoc], sentences: Sequence[Sequence[Sentence]]
+                ) -> dict[str, Any]:
+    """Choose the tagger's thresholds on held-out documents; returns its indicator metrics there (in sample)."""
+    ids = tagger.indicator_ids
+    best, span_probs, spans = tagger.document_proba([d.text for d in docs], sentences)
+    tagger.thresholds = choose_tagger_thresholds(best, [d.indicators for d in docs], ids)
+    predicted = [[e.indicator for e in tagger.evidence(d.text, best[n], span_probs[n], spans[n])]
+                 for n, d in enumerate(docs)]
+    return indicator_metrics([list(d.indicators) for d in docs], predicted, ids)
 
 
 def save_transformer(directory: str | Path, bundle: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
