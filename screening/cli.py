@@ -222,6 +222,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .models.train import train
 
+    if args.tagger_epochs < 0:
+        raise ScreeningError("--tagger-epochs must be 0 or more", code="usage")
+    if args.tagger_epochs and args.backend != "transformer":
+        raise ScreeningError("--tagger-epochs trains the transformer backend's tagger: add --backend transformer",
+                             code="usage")
     engine = Engine(args.profile, taxonomy=args.taxonomy)
     if args.backend == "transformer":
         return _train_transformer(args, engine)
@@ -250,8 +255,6 @@ def _train_transformer(args: argparse.Namespace, engine: Any) -> int:
     corpus = folders[0].partition("@")[0]
     extra = [s for s in args.data if s != folders[0]]
     encoder = load_encoder(args.encoder)
-    if args.tagger_epochs < 0:
-        raise ScreeningError("--tagger-epochs must be 0 or more", code="usage")
     bundle, manifest = fit_transformer(engine, encoder, corpus=corpus, extra=extra, seed=args.seed,
                                        tagger_epochs=args.tagger_epochs,
                                        progress=lambda m: print(f"screening: {m}", file=sys.stderr))

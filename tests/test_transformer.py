@@ -682,3 +682,15 @@ def test_cli_retrains_the_shipped_supplier_transformer_model_with_its_figures(tm
         assert again["thresholds"][key] == pytest.approx(before["thresholds"][key], abs=0.051)
     for key in ("f1", "roc_auc"):
         assert again["metrics"]["dev"][key] == pytest.approx(before["metrics"]["dev"][key], abs=0.02)
+
+
+@pytest.mark.parametrize(("args", "says"), [(["--tagger-epochs", "2"], "--backend transformer"),
+                                            (["--backend", "transformer", "--tagger-epochs", "-1"], "0 or more")])
+def test_cli_train_refuses_tagger_epochs_it_cannot_use(args: list[str], says: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from screening.cli import EXIT_USAGE, main
+
+    code = main(["train", "--profile", "supplier", "--data", "corpora/supplier", "--out", str(tmp_path / "m"), *args])
+    assert code == EXIT_USAGE
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
