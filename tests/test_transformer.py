@@ -168,20 +168,27 @@ def tiny_encoder(tiny_dir: Path) -> Any:
     return load_encoder(tiny_dir, precision="fp32")
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tiny_encoder: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _fit_tiny(encoder: Any, tmp_path_factory: pytest.TempPathFactory, every: int, **fit: Any) -> Path:
+    """Fit and save a transformer artefact on every ``every``-th record of the supplier corpus.
+
+    Groups, hence splits, are kept; a fraction of the corpus is plenty for a random tiny encoder and
+    keeps the fixture to seconds.
+    """
     from screening.transformer.train import fit_transformer, save_transformer
 
-    # A quarter of the supplier corpus (every fourth record: groups, hence splits, are kept) is plenty
-    # for a random tiny encoder and keeps the fixture to seconds.
     corpus = tmp_path_factory.mktemp("corpus")
     for path in sorted((ROOT / "corpora" / "supplier").glob("*.jsonl")):
         lines = path.read_text(encoding="utf-8").splitlines()
-        (corpus / path.name).write_text("\n".join(lines[::4]) + "\n", encoding="utf-8")
-    bundle, manifest = fit_transformer(Engine("supplier"), tiny_encoder, corpus=corpus)
+        (corpus / path.name).write_text("\n".join(lines[::every]) + "\n", encoding="utf-8")
+    bundle, manifest = fit_transformer(Engine("supplier"), encoder, corpus=corpus, **fit)
     out = tmp_path_factory.mktemp("tiny-transformer")
     save_transformer(out, bundle, manifest)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_encoder: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _fit_tiny(tiny_encoder, tmp_path_factory, every=4)
 
 
 @pytest.fixture(scope="session")
@@ -424,16 +431,7 @@ def test_cli_without_extra_exits_with_the_install_hint(no_torch: None, tmp_path:
 
 @pytest.fixture(scope="session")
 def tiny_tagged_dir(tiny_encoder: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from screening.transformer.train import fit_transformer, save_transformer
-
-    corpus = tmp_path_factory.mktemp("tagger-corpus")
-    for path in sorted((ROOT / "corpora" / "supplier").glob("*.jsonl")):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        (corpus / path.name).write_text("\n".join(lines[::8]) + "\n", encoding="utf-8")
-    bundle, manifest = fit_transformer(Engine("supplier"), tiny_encoder, corpus=corpus, tagger_epochs=1)
-    out = tmp_path_factory.mktemp("tiny-tagged")
-    save_transformer(out, bundle, manifest)
-    return out
+    return _fit_tiny(tiny_encoder, tmp_path_factory, every=8, tagger_epochs=1)
 
 
 def test_tagger_is_saved_as_a_listed_safetensors_file_and_reloads_to_the_same_probabilities(
