@@ -254,7 +254,9 @@ def _train_transformer(args: argparse.Namespace, engine: Any) -> int:
                              "come from its train and dev splits)", code="usage")
     corpus = folders[0].partition("@")[0]
     extra = [s for s in args.data if s != folders[0]]
-    encoder = load_encoder(args.encoder)
+    # fp32 on every CPU: bf16 embeddings (an inference speed-up where the CPU has it) differ in their last bits,
+    # which moves the matcher's thresholds, so a retrain would reproduce the shipped artefact only on like CPUs.
+    encoder = load_encoder(args.encoder, precision="fp32")
     bundle, manifest = fit_transformer(engine, encoder, corpus=corpus, extra=extra, seed=args.seed,
                                        tagger_epochs=args.tagger_epochs,
                                        progress=lambda m: print(f"screening: {m}", file=sys.stderr))
