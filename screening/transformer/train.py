@@ -30,7 +30,16 @@ from .classifier import EmbeddingClassifier
 from .encoder import SentenceEncoder
 from .featurize import DocView, best_asserted, feature_names, feature_row, views_of
 from .matcher import EmbeddedPassage, SemanticMatcher
-from .tagger import TAGGER_FILE, IndicatorTagger, choose_tagger_thresholds, fit_tagger, load_tagger
+from .tagger import (
+    LEXICAL_KEY,
+    LEXICAL_WEIGHT,
+    TAGGER_FILE,
+    IndicatorTagger,
+    choose_tagger_thresholds,
+    fit_lexical,
+    fit_tagger,
+    load_tagger,
+)
 
 log = logging.getLogger(__name__)
 BACKEND = "transformer"
@@ -181,6 +190,8 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
         progress(f"fine-tuning the indicator tagger on {n_train} passages for {tagger_epochs} epochs")
         tagger = fit_tagger(encoder.info.path, [d.text for d in train_docs], [d.indicators for d in train_docs], ids,
                             epochs=tagger_epochs, lr=tagger_lr, seed=seed, progress=progress)
+        tagger.lexical = fit_lexical([d.text for d in train_docs], [d.indicators for d in train_docs], ids, seed=seed)
+        tagger.lexical_weight = LEXICAL_WEIGHT
         manifest["metrics"]["tagger_dev"] = tune_tagger(tagger, dev_docs, sentences[n_train : n_train + n_dev])
         bundle["tagger"] = tagger
     return bundle, manifest
@@ -206,6 +217,8 @@ def save_transformer(directory: str | Path, bundle: dict[str, Any], manifest: di
     if tagger is not None:
         manifest = {**manifest, "tagger": tagger.spec()}
         extra[TAGGER_FILE] = tagger.to_bytes()
+        if tagger.lexical is not None:
+            bundle[LEXICAL_KEY] = tagger.lexical  # scikit-learn objects: in the verified model.joblib
     saved = save_artefact(out, bundle, manifest, extra)
     (out / "MODEL_CARD.md").write_text(model_card(saved), encoding="utf-8")
     return saved
@@ -230,7 +243,7 @@ def load_transformer(directory: str | Path, encoder: SentenceEncoder) -> tuple[d
             raise ModelError(f"{folder}: the manifest describes a tagger but does not list {name}", code="model_invalid")
         bundle["tagger"] = load_tagger((folder / name).read_bytes(), spec, encoder.info.path,
                                        expected_sha256=manifest["files"][name], threads=encoder.threads,
-                                       bf16=encoder.info.precision == "bf16")
+                                       bf16=encoder.info.precision == "bf16", lexical=bundle.pop(LEXICAL_KEY, None))
     return bundle, manifest
 
 
@@ -243,7 +256,9 @@ def _tagger_card(m: dict[str, Any]) -> list[str]:
         f"({t['params'].get('epochs')} epochs on {t['params'].get('n_train')} train-split passages, "
         f"seed {t['params'].get('seed')}); weights in `{t['file']}` (fp16, sha256 in the manifest). Its evidence "
         "(rule `tagger/<ID>`) is the asserted sentence or pair it rates highest. Thresholds chosen on the dev "
-        f"split, where its indicator macro-F1 is {dev.get('macro_f1')} (in sample for the thresholds).", "",
+        f"split, where its indicator macro-F1 is {dev.get('macro_f1')} (in sample for the thresholds).",
+        *([f"Each score is blended with a TF-IDF word model's (weight {t['lexical_weight']}), fitted on the same "
+           "passages and kept in `model.joblib`."] if t.get("lexical_weight") else []), "",
     ]
 
 
