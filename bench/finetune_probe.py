@@ -16,6 +16,8 @@ Measured 2026-11-29 (2 CPU cores): --epochs 2 (lr 5e-5): dev macro-F1 0.66, unde
 --epochs 6 --lr 1e-4: 0.825 at a flat 0.5 (0.823 tuned), 30 min; --epochs 6 --lr 3e-4 --train-layers 2
 (top two of six layers, the rest frozen): 0.790 (0.781 tuned); the shipped TF-IDF models 0.778;
 --epochs 6 --lr 1e-4 --all-train (the whole train split, as the product's tagger): 0.8205 at a flat 0.5.
+(These figures came from the probe's own copy of the training loop; it now calls the product's
+``fit_tagger``, same network, loss and schedule.)
 """
 
 from __future__ import annotations
@@ -33,26 +35,13 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import transformers  # noqa: E402
 
 from screening.models.data import load_specs  # noqa: E402
 from screening.models.metrics import indicator_metrics  # noqa: E402
 from screening.transformer.encoder import shipped_encoder_path  # noqa: E402
+from screening.transformer.tagger import THRESHOLD_GRID, fit_tagger  # noqa: E402
 
 IDS = [f"FL{i:02d}" for i in range(1, 12)]
-
-
-class Tagger(torch.nn.Module):
-    def __init__(self, folder: Path) -> None:
-        super().__init__()
-        self.encoder = transformers.AutoModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
-        self.head = torch.nn.Linear(self.encoder.config.hidden_size, len(IDS))
-
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-        m = mask.unsqueeze(-1).float()
-        return self.head((hidden * m).sum(1) / m.sum(1).clamp(min=1.0))
 
 
 def main() -> int:
@@ -67,8 +56,6 @@ def main() -> int:
                     help="fit on the whole train split (thresholds are then not tuned: flat 0.5 only)")
     ap.add_argument("--save", type=Path, help="write the tagger's weights (fp16 safetensors) to this folder")
     args = ap.parse_args()
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
     corpus = str(ROOT / "corpora" / "supplier")
     train = [d for d in load_specs([corpus], "train") if d.in_scope]
     dev = load_specs([corpus], "dev")
@@ -76,75 +63,25 @@ def main() -> int:
     tune = {d for d in train if int(hashlib.sha256(d.group.encode()).hexdigest()[:8], 16) % 10 == 0}
     fit = train if args.all_train else [d for d in train if d not in tune]
     tune_docs = [d for d in train if d in tune]
-    folder = shipped_encoder_path()
-    tok = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    model = Tagger(folder)
-    if args.train_layers:
-        # Only the top layers (and the head) learn: an artefact would then store those layers, not the encoder.
-        layers = model.encoder.encoder.layer
-        for p in model.encoder.parameters():
-            p.requires_grad = False
-        for layer in layers[len(layers) - args.train_layers:]:
-            for p in layer.parameters():
-                p.requires_grad = True
-
-    def batches(docs: list, shuffle: bool) -> list:
-        order = rng.permutation(len(docs)) if shuffle else np.arange(len(docs))
-        return [[docs[i] for i in order[k:k + args.batch]] for k in range(0, len(docs), args.batch)]
-
-    def encode(docs: list) -> tuple[torch.Tensor, torch.Tensor]:
-        enc = tok([d.text for d in docs], padding=True, truncation=True, max_length=args.max_length, return_tensors="pt")
-        return enc["input_ids"], enc["attention_mask"]
-
-    def labels(docs: list) -> torch.Tensor:
-        return torch.tensor([[float(i in d.indicators) for i in IDS] for d in docs])
-
-    steps = args.epochs * len(batches(fit, False))
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
-    sched = transformers.get_linear_schedule_with_warmup(opt, int(0.06 * steps), steps)
-    y_fit = labels(fit)
-    pos_weight = ((len(fit) - y_fit.sum(0)) / y_fit.sum(0).clamp(min=1)).sqrt()
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     start = time.perf_counter()
-    for epoch in range(args.epochs):
-        model.train()
-        total = 0.0
-        for b in batches(fit, True):
-            ids, mask = encode(b)
-            loss = loss_fn(model(ids, mask), labels(b))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(b)
-        print(f"epoch {epoch + 1}: loss {total / len(fit):.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
-
-    model.eval()
+    tagger = fit_tagger(str(shipped_encoder_path()), [d.text for d in fit], [d.indicators for d in fit], IDS,
+                        epochs=args.epochs, lr=args.lr, batch_size=args.batch, max_length=args.max_length, seed=0,
+                        train_layers=args.train_layers,
+                        progress=lambda m: print(f"{m} ({time.perf_counter() - start:.0f} s)", flush=True))
+    p_dev = tagger.predict([d.text for d in dev])
     if args.save:
-        from safetensors.torch import save_file
-
         args.save.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()},
-                  str(args.save / "tagger.safetensors"))
-
-    def predict(docs: list) -> np.ndarray:
-        out = []
-        with torch.no_grad():
-            for b in batches(docs, False):
-                out.append(torch.sigmoid(model(*encode(b))).numpy())
-        return np.vstack(out)
-
-    p_tune, p_dev = predict(tune_docs), predict(dev)
-    if args.save:
+        (args.save / "tagger.safetensors").write_bytes(tagger.to_bytes())
         np.save(args.save / "dev_proba.npy", p_dev)
-    y_tune = labels(tune_docs).numpy()
-    thresholds = []
-    for j in range(len(IDS)):
-        best = max(np.arange(0.1, 0.91, 0.05), key=lambda t: (
-            2 * ((p_tune[:, j] >= t) & (y_tune[:, j] == 1)).sum() / max(1, (p_tune[:, j] >= t).sum() + y_tune[:, j].sum())))
-        thresholds.append(float(best))
     gold = [list(d.indicators) for d in dev]
-    for name, th in (("flat 0.5", [0.5] * len(IDS)), ("tuned on train tenth", thresholds)):
+    choices = [("flat 0.5", [0.5] * len(IDS))]
+    if tune_docs and not args.all_train:
+        p_tune = tagger.predict([d.text for d in tune_docs])
+        y_tune = np.array([[i in d.indicators for i in IDS] for d in tune_docs])
+        choices.append(("tuned on train tenth", [float(max(THRESHOLD_GRID, key=lambda t, j=j: (
+            2 * ((p_tune[:, j] >= t) & y_tune[:, j]).sum() / max(1, (p_tune[:, j] >= t).sum() + y_tune[:, j].sum()))))
+            for j in range(len(IDS))]))
+    for name, th in choices:
         pred = [[IDS[j] for j in range(len(IDS)) if p_dev[n, j] >= th[j]] for n in range(len(dev))]
         m = indicator_metrics(gold, pred, IDS)
         print(f"dev macro-F1 ({name}): {m['macro_f1']}  " + " ".join(f"{k} {v['f1']:.2f}" for k, v in m["per_indicator"].items()))

@@ -483,6 +483,24 @@ def test_tagger_scores_are_the_mean_of_tagger_and_word_model_which_loading_requi
     assert info.value.code == "model_invalid" and "word model" in str(info.value)
 
 
+def test_tagger_can_train_only_its_top_layers(tiny_encoder: Any) -> None:
+    import transformers
+
+    from screening.transformer.tagger import fit_tagger
+
+    texts = ["Workers said the supervisor keeps their passports.", "Overtime reached 80 hours a week.",
+             "The fire exits were clear.", "Wages were paid three months late."]
+    labels = [["FL07"], ["FL11"], [], ["FL08"]]
+    folder = str(tiny_encoder.info.path)
+    before = transformers.AutoModel.from_pretrained(folder, local_files_only=True).state_dict()
+    tagger = fit_tagger(folder, texts, labels, ["FL07", "FL08", "FL11"], epochs=1, batch_size=2, train_layers=1,
+                        threads=1)
+    after = tagger.net.encoder.state_dict()
+    changed = {k for k in before if not np.allclose(before[k].numpy(), after[k].numpy())}
+    assert changed and all(k.startswith("encoder.layer.1.") for k in changed), sorted(changed)[:5]
+    assert tagger.params["train_layers"] == 1
+
+
 def test_a_tampered_tagger_is_refused_before_loading(tiny_tagged_dir: Path, tiny_encoder: Any, tmp_path: Path) -> None:
     from safetensors.torch import load, save
 

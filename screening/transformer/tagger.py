@@ -256,12 +256,13 @@ def _load_state(net: Any, state: dict[str, Any]) -> None:
 
 def fit_tagger(encoder_folder: str, texts: Sequence[str], labels: Sequence[Sequence[str]],
                indicator_ids: Sequence[str], *, epochs: int = 6, lr: float = 1e-4, batch_size: int = 16,
-               max_length: int = 128, seed: int = 0, threads: int | None = None,
+               max_length: int = 128, seed: int = 0, threads: int | None = None, train_layers: int = 0,
                progress: Callable[[str], None] = lambda _: None) -> IndicatorTagger:
     """Fine-tune the encoder in ``encoder_folder`` on labelled passages (AdamW, linear warm-up and decay).
 
-    ``threads``: torch threads while training (``None``: one per core). Thresholds start at 0.5; choose
-    them on held-out data with :func:`choose_tagger_thresholds`.
+    ``threads``: torch threads while training (``None``: one per core). ``train_layers``: fine-tune only
+    the top N encoder layers and the head (0: the whole encoder; ``bench/finetune_probe.py`` measures
+    both). Thresholds start at 0.5; choose them on held-out data with :func:`choose_tagger_thresholds`.
     """
     torch, transformers = require_transformers()
     ids = list(indicator_ids)
@@ -269,12 +270,19 @@ def fit_tagger(encoder_folder: str, texts: Sequence[str], labels: Sequence[Seque
     rng = np.random.default_rng(seed)
     tokenizer = transformers.AutoTokenizer.from_pretrained(encoder_folder, local_files_only=True)
     net = _network(torch, transformers, encoder_folder, len(ids), pretrained=True)
+    if train_layers:
+        layers = net.encoder.encoder.layer
+        for p in net.encoder.parameters():
+            p.requires_grad = False
+        for layer in layers[len(layers) - train_layers :]:
+            for p in layer.parameters():
+                p.requires_grad = True
     y = torch.tensor([[float(i in set(lab)) for i in ids] for lab in labels])
     pos_weight = ((len(texts) - y.sum(0)) / y.sum(0).clamp(min=1)).sqrt()
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     per_epoch = (len(texts) + batch_size - 1) // batch_size
     steps = max(1, epochs * per_epoch)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
+    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
     sched = transformers.get_linear_schedule_with_warmup(opt, int(0.06 * steps), steps)
     previous = torch.get_num_threads()
     if threads is not None:
@@ -298,7 +306,8 @@ def fit_tagger(encoder_folder: str, texts: Sequence[str], labels: Sequence[Seque
     finally:
         torch.set_num_threads(previous)
     net.eval()
-    params = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, "n_train": len(texts)}
+    params = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, "n_train": len(texts),
+              **({"train_layers": train_layers} if train_layers else {})}
     return IndicatorTagger(net, tokenizer, ids, dict.fromkeys(ids, 0.5), max_length=max_length, params=params)
 
 
