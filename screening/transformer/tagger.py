@@ -20,12 +20,11 @@ evidence.
 
 Beside a word model: an artefact trained with the tagger also holds a TF-IDF (words and character
 n-grams) logistic regression per indicator, fitted on the same passages (:mod:`screening.models.linear`, as
-the fast backend's indicator models). A document's score for an indicator is then the mean of the tagger's
-best window and the word model's best asserted span, and a span's score the mean of the two on that span.
-The two err differently (the encoder generalises over wordings, the word model holds exact terms): on the
-supplier dev split, thresholds cross-fitted over two halves by group, rules + tagger 0.803 macro-F1, rules +
-the mean 0.818; with the matcher's margin below, 0.790 and 0.804. On the test split the transformer backend
-went from 0.788 to 0.796, and the tagger alone from 0.44 to 0.50 of the paraphrase set.
+the fast backend's indicator models). A window's score for an indicator is then the mean of the tagger's
+and the word model's on that window. The two err differently (the encoder generalises over wordings, the
+word model holds exact terms): on the supplier dev split, thresholds cross-fitted over two halves by
+group, rules + tagger 0.803 macro-F1, rules + the mean 0.821 (0.813 when the word model read only the
+sentences and pairs, not the whole document).
 
 Beside the semantic matcher: with a tagger, the matcher's matches support the indicators the rules or
 the tagger raised, and raise one alone only when the match's vote score is ``matcher_margin`` (0.2)
@@ -142,37 +141,28 @@ class IndicatorTagger:
                        ) -> tuple[np.ndarray, list[np.ndarray], list[list[tuple[int, int]]]]:
         """Per document: best window probability per indicator, span probabilities, spans (one pass).
 
-        With a word model, each is the mean of the tagger's and the word model's (see the module's doc).
+        With a word model, a window's probability is the mean of the tagger's and the word model's on it.
         """
         flat: list[str] = []
-        span_texts: list[str] = []
-        plan: list[tuple[list[tuple[int, int]], int, int, int]] = []
+        plan: list[tuple[list[tuple[int, int]], int, int]] = []
         for text, sents in zip(texts, sentence_lists, strict=True):
             spans, whole = self.windows(text, sents)
             first = len(flat)
             flat.extend(text[a:b] for a, b in spans)
             if whole:
                 flat.append(text)
-            plan.append((spans, first, len(flat), len(span_texts)))
-            span_texts.extend(text[a:b] for a, b in spans)
-        k = len(self.indicator_ids)
-        probs = self.predict(flat) if flat else np.zeros((0, k), dtype=np.float32)
-        lexical = None
-        if self.lexical is not None and self.lexical_weight > 0 and span_texts:
+            plan.append((spans, first, len(flat)))
+        probs = self.predict(flat) if flat else np.zeros((0, len(self.indicator_ids)), dtype=np.float32)
+        if self.lexical is not None and self.lexical_weight > 0 and flat:
             vecs, models = self.lexical
-            lexical = linear_proba(vecs, models, self.indicator_ids, span_texts).astype(np.float32)
-        w = np.float32(self.lexical_weight)
-        best = np.zeros((len(plan), k), dtype=np.float32)
+            w = np.float32(self.lexical_weight)
+            probs = (1 - w) * probs + w * linear_proba(vecs, models, self.indicator_ids, flat).astype(np.float32)
+        best = np.zeros((len(plan), len(self.indicator_ids)), dtype=np.float32)
         span_probs, span_lists = [], []
-        for n, (spans, a, b, s) in enumerate(plan):
-            own = probs[a : a + len(spans)]
-            if lexical is not None and spans:
-                words = lexical[s : s + len(spans)]
-                best[n] = (1 - w) * probs[a:b].max(axis=0) + w * words.max(axis=0)
-                own = (1 - w) * own + w * words
-            elif b > a:
+        for n, (spans, a, b) in enumerate(plan):
+            if b > a:
                 best[n] = probs[a:b].max(axis=0)
-            span_probs.append(own)
+            span_probs.append(probs[a : a + len(spans)])
             span_lists.append(spans)
         return best, span_probs, span_lists
 
