@@ -455,7 +455,7 @@ def test_tagger_is_saved_as_a_listed_safetensors_file_and_reloads_to_the_same_pr
     assert np.allclose(a, b, atol=1e-5)
 
 
-def test_tagger_scores_are_the_mean_of_tagger_and_word_model_which_loading_requires(
+def test_tagger_scores_blend_word_model_and_whole_text_and_loading_requires_the_word_model(
         tiny_tagged_dir: Path, tiny_encoder: Any, supplier_engine: Engine) -> None:
     from screening.models.linear import linear_proba
     from screening.transformer.tagger import TAGGER_FILE, load_tagger
@@ -475,8 +475,12 @@ def test_tagger_scores_are_the_mean_of_tagger_and_word_model_which_loading_requi
     words = linear_proba(*tagger.lexical, tagger.indicator_ids, windows)
     assert words.shape == net.shape and not np.allclose(words, net, atol=1e-2)
     mean = 0.5 * net + 0.5 * words
-    assert np.allclose(best[0], mean.max(axis=0), atol=1e-5)
+    assert manifest["tagger"]["whole_weight"] == tagger.whole_weight == 0.5
+    # Half the whole text's window, half the best window (the whole text included).
+    assert np.allclose(best[0], 0.5 * mean[-1] + 0.5 * mean.max(axis=0), atol=1e-5)
     assert np.allclose(span_probs[0], mean[:-1], atol=1e-5)
+    tagger.whole_weight = 0.0  # the best window alone, as artefacts without the weight read documents
+    assert np.allclose(tagger.document_proba([text], [sentences])[0][0], mean.max(axis=0), atol=1e-5)
     tagger.lexical = None  # the tagger alone
     assert np.allclose(tagger.document_proba([text], [sentences])[0][0], net.max(axis=0), atol=1e-5)
     data = (tiny_tagged_dir / TAGGER_FILE).read_bytes()
@@ -551,6 +555,7 @@ def test_tagger_needs_its_window_and_its_span_to_reach_the_threshold(tiny_tagged
     from screening.transformer.train import load_transformer
 
     tagger = load_transformer(tiny_tagged_dir, tiny_encoder)[0]["tagger"]
+    tagger.whole_weight = 0.0  # the document's score is its best window's (the blend is tested above)
     text = "Workers said the supervisor keeps their passports. Overtime reached 80 hours a week."
     _, sentences = supplier_engine.analyse(text, sentences=True)
     best, span_probs, spans = tagger.document_proba([text], [sentences])

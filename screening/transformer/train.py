@@ -34,6 +34,7 @@ from .tagger import (
     LEXICAL_KEY,
     LEXICAL_WEIGHT,
     TAGGER_FILE,
+    WHOLE_WEIGHT,
     IndicatorTagger,
     choose_tagger_thresholds,
     fit_lexical,
@@ -192,6 +193,7 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
                             epochs=tagger_epochs, lr=tagger_lr, seed=seed, progress=progress)
         tagger.lexical = fit_lexical([d.text for d in train_docs], [d.indicators for d in train_docs], ids, seed=seed)
         tagger.lexical_weight = LEXICAL_WEIGHT
+        tagger.whole_weight = WHOLE_WEIGHT
         manifest["metrics"]["tagger_dev"] = tune_tagger(tagger, dev_docs, sentences[n_train : n_train + n_dev])
         bundle["tagger"] = tagger
     return bundle, manifest
@@ -258,7 +260,9 @@ def _tagger_card(m: dict[str, Any]) -> list[str]:
         "(rule `tagger/<ID>`) is the asserted sentence or pair it rates highest. Thresholds chosen on the dev "
         f"split, where its indicator macro-F1 is {dev.get('macro_f1')} (in sample for the thresholds).",
         *([f"Each score is blended with a TF-IDF word model's (weight {t['lexical_weight']}), fitted on the same "
-           "passages and kept in `model.joblib`."] if t.get("lexical_weight") else []), "",
+           "passages and kept in `model.joblib`."] if t.get("lexical_weight") else []),
+        *([f"A document that fits in one window scores {t['whole_weight']} x its whole-text score + "
+           f"{round(1 - t['whole_weight'], 2)} x its best sentence or pair's."] if t.get("whole_weight") else []), "",
     ]
 
 
