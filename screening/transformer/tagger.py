@@ -19,7 +19,7 @@ alone over-reads single sentences (supplier dev, thresholds cross-fitted over tw
 0.823 -> 0.831 macro-F1 for rules + tagger and word model). An indicator is raised when the document's
 score reaches its threshold and an asserted sentence or pair of it scores at least ``span_floor`` of it;
 the evidence is the asserted span the tagger rates highest (rule ``tagger/<ID>``, ``source: "model"``,
-weight = the best window's probability). Negated, policy and other non-asserted sentences are never
+weight = the document's score). Negated, policy and other non-asserted sentences are never
 evidence.
 
 Beside a word model: an artefact trained with the tagger also holds a TF-IDF (words and character
