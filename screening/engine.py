@@ -244,7 +244,8 @@ class Engine:
         deadline = time.monotonic() + self.max_seconds
         evidence, sentences = self.analyse(text, sentences=needs_sentences, deadline=deadline)
         scored = self.scorer.score(text, evidence, sentences)
-        all_evidence = tuple(sorted(evidence + scored.evidence, key=lambda e: (e.start, e.end, e.indicator)))
+        rules = evidence if scored.rules is None else scored.rules
+        all_evidence = tuple(sorted(rules + scored.evidence, key=lambda e: (e.start, e.end, e.indicator)))
         return ScreeningResult(
             id=clean_id(id),
             profile=self.profile,

@@ -183,8 +183,9 @@ class HtmlWriter:
             f"</head><body><h1>Screening report</h1><p>Documents by verdict: {esc(counts)}.</p>"
             f"<p>Indicators present (documents): {esc(inds)}.</p>"
             f"<p>Indicators present are prompts for a person to review, not findings of forced labour or "
-            f"trafficking. Struck-through marks are negated, policy, hypothetical or remediated mentions that "
-            f"do not count.</p><p class=legend>{legend}</p>{''.join(self.parts)}</body></html>\n"
+            f"trafficking. Struck-through marks are negated, policy, hypothetical or remediated mentions, or rule "
+            f"matches the model does not support, that do not count.</p>"
+            f"<p class=legend>{legend}</p>{''.join(self.parts)}</body></html>\n"
         )
         self.out.flush()
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Assertion = Literal["asserted", "negated", "policy", "hypothetical", "remediated"]
-ASSERTIONS: tuple[str, ...] = ("asserted", "negated", "policy", "hypothetical", "remediated")
+# ``unsupported``: a rule hit in an asserted sentence that the backend's indicator model does not support
+# (transformer backend with a tagger, see screening.transformer.tagger); shown, not counted.
+Assertion = Literal["asserted", "negated", "policy", "hypothetical", "remediated", "unsupported"]
+ASSERTIONS: tuple[str, ...] = ("asserted", "negated", "policy", "hypothetical", "remediated", "unsupported")
 Verdict = Literal["low", "review", "high"]
 VERDICTS: tuple[str, ...] = ("low", "review", "high")
 
@@ -17,7 +19,8 @@ class Evidence:
 
     ``text[start:end] == evidence.text`` always holds for the document text it refers to.
     ``cue`` explains the evidence: for rule evidence, the assertion cue that set a non-asserted status;
-    for semantic evidence (``rule`` ``semantic/<ID>``), the nearest prototype sentence, whatever the status.
+    for semantic evidence (``rule`` ``semantic/<ID>``), the nearest prototype sentence, whatever the status;
+    for ``unsupported`` rule evidence, the model score that fell short.
     """
 
     indicator: str

@@ -30,6 +30,8 @@ class Scored:
     verdict: str
     indicators: tuple[IndicatorScore, ...]
     evidence: tuple[Evidence, ...] = ()
+    # The rule evidence as the scorer judged it (some hits marked ``unsupported``); ``None``: unchanged.
+    rules: tuple[Evidence, ...] | None = None
 
 
 class Scorer(Protocol):

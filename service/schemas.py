@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Profile = Literal["supplier", "recruitment"]
 VerdictName = Literal["low", "review", "high"]
-AssertionName = Literal["asserted", "negated", "policy", "hypothetical", "remediated"]
+AssertionName = Literal["asserted", "negated", "policy", "hypothetical", "remediated", "unsupported"]
 
 EXAMPLE_AD = ("Urgent! Factory workers needed in Malaysia. Pay a 500 USD registration fee before travel. "
               "We keep your passport for safekeeping.")

@@ -447,6 +447,7 @@ def test_tagger_is_saved_as_a_listed_safetensors_file_and_reloads_to_the_same_pr
     assert spec["indicator_ids"] == [f"FL{i:02d}" for i in range(1, 12)]
     assert set(spec["thresholds"]) == set(spec["indicator_ids"]) and spec["params"]["epochs"] == 1
     assert 0.0 <= manifest["metrics"]["tagger_dev"]["macro_f1"] <= 1.0
+    assert spec["rule_support"] == 0.5 and spec["whole_weight"] == 0.5
     assert "## Indicator tagger" in (tiny_tagged_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
     texts = ["Workers said the agent keeps their passports.", "Wages were paid three months late."]
     a = load_transformer(tiny_tagged_dir, tiny_encoder)[0]["tagger"].predict(texts)
@@ -613,6 +614,7 @@ def test_with_a_tagger_the_matcher_raises_indicators_alone_only_above_its_margin
     assert matched - rule_raised  # without a tagger the matcher raises indicators the rules did not
     scorer.tagger = tagger
     tagger.thresholds = dict.fromkeys(tagger.indicator_ids, 2.0)  # the tagger raises nothing
+    tagger.rule_support = 0.0  # and every rule hit counts (the check is tested below)
     tagger.matcher_margin = 10.0  # no match is that far above its threshold: the matcher only supports
     result = engine.screen(text)
     assert {e.indicator for e in result.evidence if e.rule.startswith("semantic/") and e.assertion == "asserted"} \
@@ -621,6 +623,55 @@ def test_with_a_tagger_the_matcher_raises_indicators_alone_only_above_its_margin
     tagger.matcher_margin = 0.5  # vote scores are not negative: every match clears -1.0 + 0.5 and raises alone
     result = engine.screen(text)
     assert {i.id for i in result.indicators} == {i.id for i in alone.indicators}
+
+
+def test_rule_hits_the_tagger_does_not_support_are_shown_unsupported_and_not_counted(tiny_tagged_dir: Path,
+                                                                                     tiny_dir: Path) -> None:
+    engine = attach_backend(Engine("supplier"), "transformer", tiny_dir, model_dir=tiny_tagged_dir, precision="fp32")
+    scorer, tagger = engine.scorer, engine.scorer.tagger
+    tagger.matcher_margin = 10.0  # the matcher raises nothing alone
+    text = "Workers said the supervisor keeps their passports. The canteen menu changes every week."
+    tagger.rule_support = 0.0
+    tagger.thresholds = dict.fromkeys(tagger.indicator_ids, 2.0)  # the tagger raises nothing itself
+    counted = engine.screen(text)
+    hits = [e for e in counted.evidence if e.source == "rule" and e.assertion == "asserted"]
+    assert {e.indicator for e in hits} == {"FL07"} and {i.id for i in counted.indicators} == {"FL07"}
+
+    _, sentences = engine.analyse(text, sentences=True)
+    _, best = tagger.read(text, sentences)
+    score = float(best[tagger.indicator_ids.index("FL07")])
+    tagger.rule_support = 0.5
+    tagger.thresholds["FL07"] = score / 0.5  # the hit's floor is exactly the document's score: it counts
+    assert {i.id for i in engine.screen(text).indicators} == {"FL07"}
+    tagger.thresholds["FL07"] = (score + 1e-3) / 0.5  # just above: shown, not counted
+    checked = engine.screen(text)
+    record = checked.to_dict()
+    assert_contract(record, text)
+    unsupported = [e for e in checked.evidence if e.assertion == "unsupported"]
+    assert [(e.indicator, e.rule, e.start, e.end) for e in unsupported] == [(e.indicator, e.rule, e.start, e.end)
+                                                                            for e in hits]
+    assert all(e.source == "rule" and e.cue and e.cue.startswith("model score") for e in unsupported)
+    assert checked.indicators == () and checked.verdict == "low" and checked.score < scorer.review
+    assert "unsupported" in {e["assertion"] for e in record["evidence"]}
+
+    short = "Agent keeps passports."  # no window of five words: the tagger cannot judge, the hit stands
+    _, sentences = engine.analyse(short, sentences=True)
+    assert tagger.read(short, sentences)[1] is None
+    assert {i.id for i in engine.screen(short).indicators} == {"FL07"}
+
+
+def test_thresholds_are_chosen_with_the_rule_hits_the_tagger_supports() -> None:
+    from screening.transformer.tagger import choose_tagger_thresholds
+
+    best = np.array([[0.9], [0.9], [0.2], [0.05]])
+    gold, rules = [["A"], ["A"], ["A"], []], [[], [], ["A"], ["A"]]
+    # Without rules, 0.1 already separates; rules always counted make document 4 a false alarm at every
+    # threshold; checked at half the threshold, document 3's hit counts and 4's does not from 0.15 to 0.4.
+    assert choose_tagger_thresholds(best, gold, ["A"]) == {"A": 0.1}
+    assert choose_tagger_thresholds(best, gold, ["A"], rules=rules, read=[True] * 4, rule_support=0.5) == {"A": 0.15}
+    # A document the tagger could not read keeps its hit whatever the threshold.
+    assert choose_tagger_thresholds(best, gold, ["A"], rules=rules, read=[True, True, True, False],
+                                    rule_support=0.5) == {"A": 0.1}
 
 
 # ---- the shipped MiniLM, end to end (slow) ----------------------------------------------------

@@ -6,7 +6,9 @@ the nearest prototype, ``cue`` = that prototype) and scores the document with th
 classifier. Only asserted evidence counts toward indicators and score, as for rules. An artefact
 with an indicator tagger (:mod:`.tagger`) raises indicators from the rules and the tagger (rule
 ``tagger/<ID>``); the matcher's matches then support indicators those raised, and raise one alone
-only well above the matcher's threshold.
+only well above the matcher's threshold. When the tagger checks the rules (``rule_support``), an
+asserted rule hit its document score does not support is returned marked ``unsupported``: shown, not
+counted.
 
 :class:`CascadeScorer` scores every document with the fast scorer and hands a document to the
 transformer only when the fast score falls in an uncertainty band; a long document in the band sends
@@ -16,6 +18,7 @@ only its top candidate sentences (rule hits first, then the fast indicator model
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -78,19 +81,25 @@ class TransformerScorer:
         """Encode the given sentences of ``text``."""
         return views_of(self.encoder, [text], [list(sentences)])[0]
 
-    def assess(self, text: str, evidence: Sequence[Evidence], view: DocView) -> tuple[tuple[Evidence, ...], float]:
-        """Semantic evidence and the classifier's probability for an encoded document.
+    def assess(self, text: str, evidence: tuple[Evidence, ...], view: DocView
+               ) -> tuple[tuple[Evidence, ...], tuple[Evidence, ...], float]:
+        """Rule evidence as judged, semantic evidence and the classifier's probability for an encoded document.
 
         Whole-sentence evidence for every sentence the matcher places in an indicator, in the sentence's
-        frame; the probability from the document's feature row. The matrices are small, so one thread.
+        frame; the probability from the document's feature row. With a tagger that checks the rules, an
+        asserted rule hit its document score does not support comes back marked ``unsupported``. The
+        matrices are small, so one thread.
         """
+        rules = evidence
         with self._threadpools.limit(limits=1):
             scores, matches = self.matcher.score_and_match(view.embeddings)
             if self.tagger is not None:
                 # With a tagger, the matcher's asserted matches support what the rules or the tagger raised, and
                 # raise an indicator alone only ``matcher_margin`` above the matcher's threshold (see .tagger).
-                tagged = tuple(self.tagger.tag(text, view.sentences))
-                raised = {e.indicator for e in tagged} | {e.indicator for e in evidence
+                tagged_list, best = self.tagger.read(text, view.sentences)
+                tagged = tuple(tagged_list)
+                rules = self.check_rules(evidence, best)
+                raised = {e.indicator for e in tagged} | {e.indicator for e in rules
                                                           if e.source == "rule" and e.assertion == "asserted"}
                 margin = self.tagger.matcher_margin
                 matches = [m for m in matches if view.sentences[m.sentence].frame != "asserted"
@@ -98,18 +107,39 @@ class TransformerScorer:
             semantic = tuple(semantic_evidence(text, view.sentences[m.sentence], m) for m in matches)
             if self.tagger is not None:
                 semantic += tagged
+            # The classifier learnt from every asserted rule hit, checked or not.
             row = feature_row(view, best_asserted(view, scores), rule_features(evidence, self.indicator_ids),
                               self.encoder.dim)
             p = float(self.classifier.predict_proba(row.reshape(1, -1))[0, 1])
-        return semantic, p
+        return rules, semantic, p
+
+    def check_rules(self, evidence: tuple[Evidence, ...], best: Any) -> tuple[Evidence, ...]:
+        """Mark ``unsupported`` the asserted rule hits whose indicator the tagger's document score does not reach.
+
+        ``best``: the tagger's score per indicator, ``None`` when it had no window to read (hits then stand).
+        """
+        tagger = self.tagger
+        if tagger is None or best is None or tagger.rule_support <= 0:
+            return evidence
+        index = {iid: j for j, iid in enumerate(tagger.indicator_ids)}
+        out = []
+        for e in evidence:
+            j = index.get(e.indicator)
+            if e.source == "rule" and e.assertion == "asserted" and j is not None:
+                floor = tagger.support_floor(e.indicator)
+                if best[j] < floor:
+                    e = replace(e, assertion="unsupported", cue=f"model score {best[j]:.2f} < {floor:.2f}")
+            out.append(e)
+        return tuple(out)
 
     def score_view(self, text: str, evidence: tuple[Evidence, ...], view: DocView) -> Scored:
         """Score a document from an already encoded view."""
-        semantic, p = self.assess(text, evidence, view)
-        indicators = indicator_scores(self.taxonomy, evidence, semantic)
+        rules, semantic, p = self.assess(text, evidence, view)
+        indicators = indicator_scores(self.taxonomy, rules, semantic)
         if self.gate and not indicators:
             p = min(p, self.review * GATE_FACTOR)
-        return Scored(p, verdict_for(p, self.review, self.high), indicators, semantic)
+        return Scored(p, verdict_for(p, self.review, self.high), indicators, semantic,
+                      None if rules is evidence else rules)
 
     def score(self, text: str, evidence: tuple[Evidence, ...], sentences: Sequence[Sentence] = ()) -> Scored:
         """Encode the document's sentences (at most ``max_sentences``, rule-bearing first) and score it."""
@@ -168,13 +198,14 @@ class CascadeScorer:
         if not self.routes(fast.score):
             return fast
         view = self.transformer.view(text, self.candidates(text, evidence, sentences))
-        semantic, p_t = self.transformer.assess(text, evidence, view)
+        rules, semantic, p_t = self.transformer.assess(text, evidence, view)
         p = self.blend * p_t + (1.0 - self.blend) * fast.score
         model_evidence = [e for e in fast.evidence if e.source == "model"] + list(semantic)
-        indicators = indicator_scores(self.taxonomy, evidence, model_evidence)
+        indicators = indicator_scores(self.taxonomy, rules, model_evidence)
         if self.gate and not indicators:
             p = min(p, self.review * GATE_FACTOR)
-        return Scored(p, verdict_for(p, self.review, self.high), indicators, fast.evidence + semantic)
+        return Scored(p, verdict_for(p, self.review, self.high), indicators, fast.evidence + semantic,
+                      None if rules is evidence else rules)
 
 
 def default_band(review: float, high: float) -> tuple[float, float]:

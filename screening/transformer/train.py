@@ -33,6 +33,7 @@ from .matcher import EmbeddedPassage, SemanticMatcher
 from .tagger import (
     LEXICAL_KEY,
     LEXICAL_WEIGHT,
+    RULE_SUPPORT,
     TAGGER_FILE,
     WHOLE_WEIGHT,
     IndicatorTagger,
@@ -194,19 +195,34 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
         tagger.lexical = fit_lexical([d.text for d in train_docs], [d.indicators for d in train_docs], ids, seed=seed)
         tagger.lexical_weight = LEXICAL_WEIGHT
         tagger.whole_weight = WHOLE_WEIGHT
-        manifest["metrics"]["tagger_dev"] = tune_tagger(tagger, dev_docs, sentences[n_train : n_train + n_dev])
+        tagger.rule_support = RULE_SUPPORT
+        dev_rules = [sorted({e.indicator for e in ev if e.source == "rule" and e.assertion == "asserted"} & set(ids))
+                     for ev in evidence[n_train : n_train + n_dev]]
+        manifest["metrics"]["tagger_dev"] = tune_tagger(tagger, dev_docs, sentences[n_train : n_train + n_dev],
+                                                        dev_rules)
         bundle["tagger"] = tagger
     return bundle, manifest
 
 
-def tune_tagger(tagger: IndicatorTagger, docs: Sequence[LabelledDoc], sentences: Sequence[Sequence[Sentence]]
-                ) -> dict[str, Any]:
-    """Choose the tagger's thresholds on held-out documents; returns its indicator metrics there (in sample)."""
+def tune_tagger(tagger: IndicatorTagger, docs: Sequence[LabelledDoc], sentences: Sequence[Sequence[Sentence]],
+                rules: Sequence[Sequence[str]] | None = None) -> dict[str, Any]:
+    """Choose the tagger's thresholds on held-out documents; returns its indicator metrics there (in sample).
+
+    ``rules``: each document's asserted rule indicators. With them, thresholds are chosen for, and the
+    metrics measure, what the backend raises: the tagger's indicators and the rule hits it supports
+    (``tagger.rule_support``).
+    """
     ids = tagger.indicator_ids
     best, span_probs, spans = tagger.document_proba([d.text for d in docs], sentences)
-    tagger.thresholds = choose_tagger_thresholds(best, [d.indicators for d in docs], ids)
-    predicted = [[e.indicator for e in tagger.evidence(d.text, best[n], span_probs[n], spans[n])]
-                 for n, d in enumerate(docs)]
+    read = [bool(len(s)) for s in spans]
+    tagger.thresholds = choose_tagger_thresholds(best, [d.indicators for d in docs], ids, rules=rules, read=read,
+                                                 rule_support=tagger.rule_support)
+    predicted = []
+    for n, d in enumerate(docs):
+        found = {e.indicator for e in tagger.evidence(d.text, best[n], span_probs[n], spans[n])}
+        if rules is not None:
+            found |= {i for i in rules[n] if not read[n] or best[n, ids.index(i)] >= tagger.support_floor(i)}
+        predicted.append(sorted(found))
     return indicator_metrics([list(d.indicators) for d in docs], predicted, ids)
 
 
@@ -258,11 +274,15 @@ def _tagger_card(m: dict[str, Any]) -> list[str]:
         f"({t['params'].get('epochs')} epochs on {t['params'].get('n_train')} train-split passages, "
         f"seed {t['params'].get('seed')}); weights in `{t['file']}` (fp16, sha256 in the manifest). Its evidence "
         "(rule `tagger/<ID>`) is the asserted sentence or pair it rates highest. Thresholds chosen on the dev "
-        f"split, where its indicator macro-F1 is {dev.get('macro_f1')} (in sample for the thresholds).",
+        f"split, where its indicator macro-F1 is {dev.get('macro_f1')} (in sample for the thresholds"
+        f"{'; the tagger with the rule hits it supports' if t.get('rule_support') else ''}).",
         *([f"Each score is blended with a TF-IDF word model's (weight {t['lexical_weight']}), fitted on the same "
            "passages and kept in `model.joblib`."] if t.get("lexical_weight") else []),
         *([f"A document that fits in one window scores {t['whole_weight']} x its whole-text score + "
-           f"{round(1 - t['whole_weight'], 2)} x its best sentence or pair's."] if t.get("whole_weight") else []), "",
+           f"{round(1 - t['whole_weight'], 2)} x its best sentence or pair's."] if t.get("whole_weight") else []),
+        *([f"An asserted rule hit counts toward its indicator only where the tagger's document score reaches "
+           f"{t['rule_support']} x the indicator's threshold; below that it is shown as `unsupported` and not "
+           "counted."] if t.get("rule_support") else []), "",
     ]
 
 
