@@ -447,7 +447,7 @@ def test_tagger_is_saved_as_a_listed_safetensors_file_and_reloads_to_the_same_pr
     assert spec["indicator_ids"] == [f"FL{i:02d}" for i in range(1, 12)]
     assert set(spec["thresholds"]) == set(spec["indicator_ids"]) and spec["params"]["epochs"] == 1
     assert 0.0 <= manifest["metrics"]["tagger_dev"]["macro_f1"] <= 1.0
-    assert spec["rule_support"] == 0.5 and spec["whole_weight"] == 0.5
+    assert spec["rule_support"] == 0.5 and spec["whole_weight"] == 0.5 and spec["matcher_margin"] == 0.4
     assert "## Indicator tagger" in (tiny_tagged_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
     texts = ["Workers said the agent keeps their passports.", "Wages were paid three months late."]
     a = load_transformer(tiny_tagged_dir, tiny_encoder)[0]["tagger"].predict(texts)

@@ -33,6 +33,7 @@ from .matcher import EmbeddedPassage, SemanticMatcher
 from .tagger import (
     LEXICAL_KEY,
     LEXICAL_WEIGHT,
+    MATCHER_MARGIN,
     RULE_SUPPORT,
     TAGGER_FILE,
     WHOLE_WEIGHT,
@@ -196,6 +197,7 @@ def fit_transformer(engine: Engine, encoder: SentenceEncoder, *, corpus: str | P
         tagger.lexical_weight = LEXICAL_WEIGHT
         tagger.whole_weight = WHOLE_WEIGHT
         tagger.rule_support = RULE_SUPPORT
+        tagger.matcher_margin = MATCHER_MARGIN
         dev_rules = [sorted({e.indicator for e in ev if e.source == "rule" and e.assertion == "asserted"} & set(ids))
                      for ev in evidence[n_train : n_train + n_dev]]
         manifest["metrics"]["tagger_dev"] = tune_tagger(tagger, dev_docs, sentences[n_train : n_train + n_dev],
