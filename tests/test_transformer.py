@@ -756,16 +756,17 @@ def test_semantic_matcher_finds_paraphrases_the_rules_miss(profile: str, minilm:
     figures = f"{profile}: semantic recall {semantic_recall:.3f}, rules {rule_recall:.3f} on {len(rows)} paraphrases"
     # Measured 0.82 and 0.80 (97 of 121) for two builds of the same model on two CPU families, whose last float
     # bits moved two matcher thresholds by 0.01; 0.785 (95) after the fifth supplier corpus round raised some
-    # thresholds. The floor leaves room for a CPU family's last bits.
+    # thresholds; 0.80 (97) after the sixth. The floor leaves room for a CPU family's last bits.
     assert semantic_recall >= 0.75, figures
     assert semantic_recall > rule_recall + 0.2, figures
     if tagger is not None:
         # As shipped, with the tagger, the matcher raises an indicator alone only well above its threshold
         # (it costs corpus precision): measured 0.82 for the matcher and tagger together on the supplier set
-        # (0.76 before the fifth corpus round).
+        # (0.76 before the fifth corpus round); 0.74 after the margin rose from 0.2 to 0.4 (on supplier dev
+        # the matcher's lone raises were right 7 times in 71) and the sixth corpus round.
         model_recall = recall("semantic", "tagger")
         print(figures, f"matcher + tagger {model_recall:.3f}")
-        assert model_recall >= 0.75 and model_recall > rule_recall + 0.2, (figures, model_recall)
+        assert model_recall >= 0.70 and model_recall > rule_recall + 0.2, (figures, model_recall)
 
 
 @pytest.mark.slow
