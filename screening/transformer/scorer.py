@@ -124,11 +124,10 @@ class TransformerScorer:
         index = {iid: j for j, iid in enumerate(tagger.indicator_ids)}
         out = []
         for e in evidence:
-            j = index.get(e.indicator)
-            if e.source == "rule" and e.assertion == "asserted" and j is not None:
-                floor = tagger.support_floor(e.indicator)
-                if best[j] < floor:
-                    e = replace(e, assertion="unsupported", cue=f"model score {best[j]:.2f} < {floor:.2f}")
+            if (e.source == "rule" and e.assertion == "asserted" and e.indicator in index
+                    and not tagger.supports(e.indicator, best)):
+                e = replace(e, assertion="unsupported",
+                            cue=f"model score {best[index[e.indicator]]:.2f} < {tagger.support_floor(e.indicator):.2f}")
             out.append(e)
         return tuple(out)
 

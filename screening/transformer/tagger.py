@@ -223,6 +223,10 @@ class IndicatorTagger:
         """The document score an asserted rule hit on ``indicator`` needs to count (0: every hit counts)."""
         return self.rule_support * self.thresholds[indicator]
 
+    def supports(self, indicator: str, best: np.ndarray | None) -> bool:
+        """Whether an asserted rule hit on ``indicator`` counts, given the document's scores (``None``: unread)."""
+        return best is None or bool(best[self.indicator_ids.index(indicator)] >= self.support_floor(indicator))
+
     def spec(self) -> dict[str, Any]:
         """What the manifest records beside the weights' hash."""
         return {"file": TAGGER_FILE, "indicator_ids": list(self.indicator_ids),

@@ -223,7 +223,7 @@ def tune_tagger(tagger: IndicatorTagger, docs: Sequence[LabelledDoc], sentences:
     for n, d in enumerate(docs):
         found = {e.indicator for e in tagger.evidence(d.text, best[n], span_probs[n], spans[n])}
         if rules is not None:
-            found |= {i for i in rules[n] if not read[n] or best[n, ids.index(i)] >= tagger.support_floor(i)}
+            found |= {i for i in rules[n] if tagger.supports(i, best[n] if read[n] else None)}
         predicted.append(sorted(found))
     return indicator_metrics([list(d.indicators) for d in docs], predicted, ids)
 
